@@ -1,0 +1,3 @@
+# Unit tests of common/ (logging, configuration).
+leasehold_test(NAME test_config LABEL unit SOURCES unit/test_config.c LIBS leasehold_common)
+leasehold_test(NAME test_log LABEL unit SOURCES unit/test_log.c LIBS leasehold_common PkgConfig::JANSSON)
