@@ -35,6 +35,8 @@ typedef enum inv_command_type {
 
 /* "reserve" | "release" | "restock" | "expire" */
 const char *inv_command_type_name(inv_command_type t);
+/* Inverse of inv_command_type_name: 0, or -1 for an unknown name. */
+int inv_command_type_parse(const char *name, inv_command_type *out);
 
 typedef struct inv_command {
     inv_command_type type;
@@ -50,7 +52,10 @@ typedef struct inv_command {
 /* Validates `len` bytes (need not be NUL-terminated). Returns 0, or -1 with
  * `err` = "field: reason" (or "message: ..." for size/JSON errors). */
 int inv_command_decode(const char *buf, size_t len, inv_command *out, char *err, size_t errlen);
-/* Compact JSON, malloc'd; NULL on OOM. */
+/* Compact JSON, malloc'd; NULL on OOM. Encoders write what they are
+ * given without validating it: to check a command built from user input,
+ * encode it and decode the result. Only the fields of cmd->type are
+ * written (release: reservationId if set, else customerId + quantity). */
 char *inv_command_encode(const inv_command *cmd);
 
 typedef enum inv_event_type {
@@ -65,6 +70,10 @@ typedef enum inv_event_type {
 
 /* "reservation.created", ... */
 const char *inv_event_type_name(inv_event_type t);
+/* Inverse of inv_event_type_name: 0, or -1 for an unknown name. */
+int inv_event_type_parse(const char *name, inv_event_type *out);
+/* 1 for reservation.rejected, release.rejected, restock.rejected; else 0. */
+int inv_event_type_is_rejection(inv_event_type t);
 
 typedef struct inv_event {
     inv_event_type type;
@@ -145,7 +154,38 @@ typedef struct inv_state {
 
 void inv_state_init(inv_state *st, const char *product_id);
 void inv_state_clear(inv_state *st); /* frees arrays; st reusable after init */
+/* Overwrites *out without freeing it (inv_state_clear it first if it held
+ * a state). Beyond the schema it checks total == available + reserved and
+ * reserved == sum of reservation quantities. On error *out holds nothing
+ * to free; on success the caller owns it (inv_state_clear). */
 int inv_state_decode(const char *buf, size_t len, inv_state *out, char *err, size_t errlen);
 char *inv_state_encode(const inv_state *st);
+
+/* ---- State helpers for the worker ----------------------------------------
+ * Bookkeeping on the arrays only: none of them changes total, available or
+ * reserved; the caller applies the arithmetic. Returned pointers point into
+ * the state and are valid until the next add/remove on the same array.
+ * Adds copy their input; they return 0 when added, 1 when an entry with the
+ * same id was already there (state unchanged), -1 on OOM. */
+inv_reservation *inv_state_find_reservation(inv_state *st, const char *reservation_id);
+/* Appends (reservations stay in creation order: oldest first). */
+int inv_state_add_reservation(inv_state *st, const inv_reservation *r);
+/* 0 removed (order of the rest kept), -1 not found. */
+int inv_state_remove_reservation(inv_state *st, const char *reservation_id);
+
+const inv_ledger_entry *inv_state_ledger_find(const inv_state *st, const char *command_id);
+/* Appends; beyond INV_LEDGER_MAX entries the oldest is evicted. */
+int inv_state_ledger_add(inv_state *st, const char *command_id, inv_event_type outcome,
+                         const char *event_id, int64_t applied_at_ms);
+
+/* Highest applied offset of topic/partition, -1 if none recorded. */
+int64_t inv_state_offset_get(const inv_state *st, const char *topic, int32_t partition);
+/* Records `offset` (overwrites); -1 on OOM or a topic too long for the key. */
+int inv_state_offset_set(inv_state *st, const char *topic, int32_t partition, int64_t offset);
+
+/* Appends a pending event (dedupe by event_id). */
+int inv_state_outbox_add(inv_state *st, const inv_event *ev);
+/* 0 removed (order of the rest kept), -1 not found. */
+int inv_state_outbox_remove(inv_state *st, const char *event_id);
 
 #endif

@@ -1,0 +1,286 @@
+/* inv_state.c -- the product state blob (schemas/v1/product-state.schema.json):
+ * init/clear, decode/validate and encode.
+ *
+ * Beyond the schema, decoding checks the blob's own arithmetic: total ==
+ * available + reserved and reserved == the sum of the reservations. A blob
+ * breaking either was written by a bug, and applying commands on top of it
+ * would spread the damage, so it is refused loudly instead. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "inv_json_internal.h"
+
+void inv_state_init(inv_state *st, const char *product_id)
+{
+    memset(st, 0, sizeof *st);
+    snprintf(st->product_id, sizeof st->product_id, "%s", product_id ? product_id : "");
+}
+
+void inv_state_clear(inv_state *st)
+{
+    free(st->reservations);
+    free(st->offsets);
+    free(st->ledger);
+    free(st->outbox);
+    memset(st, 0, sizeof *st);
+}
+
+/* Fetches the required array `name`, sized for exactly its elements. */
+static int inv_state_array(const invj_ctx *c, json_t *obj, const char *name, json_t **arr,
+                           void **items, size_t *cap, size_t elem)
+{
+    int rc = invj_field(c, obj, name, arr);
+    if (rc < 0)
+        return -1;
+    if (rc == 0)
+        return invj_fail(c, name, "required");
+    if (!json_is_array(*arr))
+        return invj_fail(c, name, "must be an array");
+    if (invj_grow(items, cap, json_array_size(*arr), elem) < 0)
+        return invj_fail(c, name, "out of memory");
+    return 0;
+}
+
+/* A context whose messages name element i: "ledger[3].commandId: ...". */
+static invj_ctx inv_state_element_ctx(const invj_ctx *c, const char *name, size_t i, char *pfx,
+                                      size_t pfxlen)
+{
+    snprintf(pfx, pfxlen, "%s%s[%zu].", c->prefix, name, i);
+    return (invj_ctx){pfx, c->err, c->errlen};
+}
+
+static int inv_state_reservations(const invj_ctx *c, json_t *obj, inv_state *st)
+{
+    json_t *arr;
+    if (inv_state_array(c, obj, "reservations", &arr, (void **)&st->reservations,
+                        &st->cap_reservations, sizeof *st->reservations) < 0)
+        return -1;
+    long long sum = 0;
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        char pfx[64];
+        invj_ctx sub = inv_state_element_ctx(c, "reservations", i, pfx, sizeof pfx);
+        json_t *e = json_array_get(arr, i);
+        inv_reservation *r = &st->reservations[i];
+        memset(r, 0, sizeof *r);
+        if (!json_is_object(e))
+            return invj_fail(c, "reservations", "element %zu must be an object", i);
+        if (invj_get_str(&sub, e, "reservationId", 1, INVJ_ID, r->reservation_id,
+                         sizeof r->reservation_id) < 0 ||
+            invj_get_str(&sub, e, "customerId", 1, INVJ_ID, r->customer_id, sizeof r->customer_id) < 0 ||
+            invj_get_int(&sub, e, "quantity", 1, 1, INV_MAX_QUANTITY, &r->quantity) < 0 ||
+            invj_get_i64(&sub, e, "createdAtMs", 1, &r->created_at_ms) < 0 ||
+            invj_get_i64(&sub, e, "expiresAtMs", 1, &r->expires_at_ms) < 0)
+            return -1;
+        if (sum > LLONG_MAX - r->quantity)
+            return invj_fail(c, "reservations", "quantities overflow");
+        sum += r->quantity;
+        st->n_reservations = i + 1;
+    }
+    if (sum != st->reserved)
+        return invj_fail(c, "reserved", "must equal the sum of reservation quantities (%lld)", sum);
+    return 0;
+}
+
+/* "topic/partition": a Kafka topic name, '/', a partition number. */
+static int inv_state_offset_key_ok(const char *key)
+{
+    const char *slash = strrchr(key, '/');
+    size_t len = strlen(key);
+    if (!slash || slash == key || len >= sizeof ((inv_applied_offset *)0)->topic_partition)
+        return 0;
+    for (const char *p = key; p < slash; p++)
+        if (!invj_is_topic_char((unsigned char)*p))
+            return 0;
+    const char *digits = slash + 1;
+    size_t nd = strlen(digits);
+    if (nd == 0 || nd > 10 || (digits[0] == '0' && nd > 1))
+        return 0;
+    for (size_t i = 0; i < nd; i++)
+        if (digits[i] < '0' || digits[i] > '9')
+            return 0;
+    return 1;
+}
+
+static int inv_state_offsets(const invj_ctx *c, json_t *obj, inv_state *st)
+{
+    json_t *map;
+    int rc = invj_field(c, obj, "appliedOffsets", &map);
+    if (rc < 0)
+        return -1;
+    if (rc == 0)
+        return invj_fail(c, "appliedOffsets", "required");
+    if (!json_is_object(map))
+        return invj_fail(c, "appliedOffsets", "must be an object");
+    if (invj_grow((void **)&st->offsets, &st->cap_offsets, json_object_size(map), sizeof *st->offsets) < 0)
+        return invj_fail(c, "appliedOffsets", "out of memory");
+    const char *key;
+    json_t *v;
+    json_object_foreach(map, key, v) {
+        if (!inv_state_offset_key_ok(key))
+            return invj_fail(c, "appliedOffsets", "key '%.*s' must match %s (at most %zu characters)",
+                             invj_utf8_prefix(key, 64), key, INVJ_OFFSET_KEY_PATTERN,
+                             sizeof st->offsets->topic_partition - 1);
+        inv_applied_offset *ao = &st->offsets[st->n_offsets];
+        memset(ao, 0, sizeof *ao);
+        char pfx[64];
+        snprintf(pfx, sizeof pfx, "%sappliedOffsets.", c->prefix);
+        invj_ctx sub = {pfx, c->err, c->errlen};
+        if (!json_is_integer(v))
+            return invj_fail(&sub, key, "must be an integer");
+        if (json_integer_value(v) < 0)
+            return invj_fail(&sub, key, "must be an integer of at least 0");
+        snprintf(ao->topic_partition, sizeof ao->topic_partition, "%s", key);
+        ao->offset = json_integer_value(v);
+        st->n_offsets++;
+    }
+    return 0;
+}
+
+static int inv_state_ledger(const invj_ctx *c, json_t *obj, inv_state *st)
+{
+    json_t *arr;
+    if (inv_state_array(c, obj, "ledger", &arr, (void **)&st->ledger, &st->cap_ledger,
+                        sizeof *st->ledger) < 0)
+        return -1;
+    if (json_array_size(arr) > INV_LEDGER_MAX)
+        return invj_fail(c, "ledger", "must have at most %d entries", INV_LEDGER_MAX);
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        char pfx[64];
+        invj_ctx sub = inv_state_element_ctx(c, "ledger", i, pfx, sizeof pfx);
+        json_t *e = json_array_get(arr, i);
+        inv_ledger_entry *l = &st->ledger[i];
+        memset(l, 0, sizeof *l);
+        char outcome[32];
+        if (!json_is_object(e))
+            return invj_fail(c, "ledger", "element %zu must be an object", i);
+        if (invj_get_str(&sub, e, "commandId", 1, INVJ_ID, l->command_id, sizeof l->command_id) < 0 ||
+            invj_get_str(&sub, e, "outcome", 1, INVJ_TEXT, outcome, sizeof outcome) < 0)
+            return -1;
+        if (inv_event_type_parse(outcome, &l->outcome) < 0)
+            return invj_fail(&sub, "outcome", "unknown event type '%s'", outcome);
+        if (invj_get_str(&sub, e, "eventId", 1, INVJ_ID, l->event_id, sizeof l->event_id) < 0 ||
+            invj_get_i64(&sub, e, "appliedAtMs", 1, &l->applied_at_ms) < 0)
+            return -1;
+        st->n_ledger = i + 1;
+    }
+    return 0;
+}
+
+static int inv_state_outbox(const invj_ctx *c, json_t *obj, inv_state *st)
+{
+    json_t *arr;
+    if (inv_state_array(c, obj, "outbox", &arr, (void **)&st->outbox, &st->cap_outbox,
+                        sizeof *st->outbox) < 0)
+        return -1;
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        char pfx[64];
+        invj_ctx sub = inv_state_element_ctx(c, "outbox", i, pfx, sizeof pfx);
+        json_t *e = json_array_get(arr, i);
+        if (!json_is_object(e))
+            return invj_fail(c, "outbox", "element %zu must be an object", i);
+        if (invj_event_from_json(&sub, e, &st->outbox[i]) < 0)
+            return -1;
+        st->n_outbox = i + 1;
+    }
+    return 0;
+}
+
+static int inv_state_fields(const invj_ctx *c, json_t *root, inv_state *out)
+{
+    if (invj_check_version(c, root) < 0 ||
+        invj_get_str(c, root, "productId", 1, INVJ_PRODUCT, out->product_id, sizeof out->product_id) < 0 ||
+        invj_get_int(c, root, "total", 1, 0, LLONG_MAX, &out->total) < 0 ||
+        invj_get_int(c, root, "available", 1, 0, LLONG_MAX, &out->available) < 0 ||
+        invj_get_int(c, root, "reserved", 1, 0, LLONG_MAX, &out->reserved) < 0 ||
+        invj_get_i64(c, root, "updatedAtMs", 1, &out->updated_at_ms) < 0)
+        return -1;
+    if (out->available > LLONG_MAX - out->reserved || out->total != out->available + out->reserved)
+        return invj_fail(c, "total", "must equal available + reserved");
+    if (inv_state_reservations(c, root, out) < 0 || inv_state_offsets(c, root, out) < 0 ||
+        inv_state_ledger(c, root, out) < 0 || inv_state_outbox(c, root, out) < 0)
+        return -1;
+    return 0;
+}
+
+int inv_state_decode(const char *buf, size_t len, inv_state *out, char *err, size_t errlen)
+{
+    invj_ctx c = {"", err, errlen};
+    inv_state_init(out, NULL);
+    json_t *root = invj_parse(&c, buf, len, SIZE_MAX);
+    if (!root)
+        return -1;
+    int rc = inv_state_fields(&c, root, out);
+    json_decref(root);
+    if (rc < 0)
+        inv_state_clear(out);
+    return rc;
+}
+
+static json_t *inv_state_reservation_json(const inv_reservation *r)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    int bad = invj_put_str(o, "reservationId", r->reservation_id);
+    bad |= invj_put_str(o, "customerId", r->customer_id);
+    bad |= invj_put_int(o, "quantity", r->quantity);
+    bad |= invj_put_int(o, "createdAtMs", r->created_at_ms);
+    bad |= invj_put_int(o, "expiresAtMs", r->expires_at_ms);
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static json_t *inv_state_ledger_json(const inv_ledger_entry *l)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    int bad = invj_put_str(o, "commandId", l->command_id);
+    bad |= invj_put_str(o, "outcome", inv_event_type_name(l->outcome));
+    bad |= invj_put_str(o, "eventId", l->event_id);
+    bad |= invj_put_int(o, "appliedAtMs", l->applied_at_ms);
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+char *inv_state_encode(const inv_state *st)
+{
+    json_t *o = json_object();
+    json_t *res = json_array(), *offs = json_object(), *led = json_array(), *outbox = json_array();
+    int bad = !o || !res || !offs || !led || !outbox;
+    for (size_t i = 0; !bad && i < st->n_reservations; i++)
+        bad |= json_array_append_new(res, inv_state_reservation_json(&st->reservations[i]));
+    for (size_t i = 0; !bad && i < st->n_offsets; i++)
+        bad |= invj_put_int(offs, st->offsets[i].topic_partition, st->offsets[i].offset);
+    for (size_t i = 0; !bad && i < st->n_ledger; i++)
+        bad |= json_array_append_new(led, inv_state_ledger_json(&st->ledger[i]));
+    for (size_t i = 0; !bad && i < st->n_outbox; i++)
+        bad |= json_array_append_new(outbox, invj_event_to_json(&st->outbox[i]));
+    if (bad || !o) {
+        json_decref(res);
+        json_decref(offs);
+        json_decref(led);
+        json_decref(outbox);
+        json_decref(o);
+        return NULL;
+    }
+    bad |= invj_put_int(o, "schemaVersion", INV_SCHEMA_VERSION);
+    bad |= invj_put_str(o, "productId", st->product_id);
+    bad |= invj_put_int(o, "total", st->total);
+    bad |= invj_put_int(o, "available", st->available);
+    bad |= invj_put_int(o, "reserved", st->reserved);
+    bad |= json_object_set_new(o, "reservations", res);
+    bad |= json_object_set_new(o, "appliedOffsets", offs);
+    bad |= json_object_set_new(o, "ledger", led);
+    bad |= json_object_set_new(o, "outbox", outbox);
+    bad |= invj_put_int(o, "updatedAtMs", st->updated_at_ms);
+    return invj_dump(o, bad);
+}
