@@ -112,3 +112,19 @@ lh_kafka_tool() {
     -Dlog4j.configuration="file:$LH_LOCAL/kafka/tools-log4j.properties" \
     -cp "$LH_KAFKA_LIBS/*" "$@"
 }
+
+# lh_build DIR [CMAKE_ARGS...]: configure (every time, so new test fragments
+# under tests/*.cmake are picked up; cheap when nothing changed) and build
+# with two jobs. Extra arguments only matter on the first configure of DIR.
+lh_build() {
+  local dir=$1 t0
+  shift
+  t0=$(lh_now)
+  if [ -f "$dir/CMakeCache.txt" ]; then
+    cmake -S "$LH_ROOT" -B "$dir" >/dev/null
+  else
+    cmake -S "$LH_ROOT" -B "$dir" "$@" >/dev/null
+  fi
+  cmake --build "$dir" -j "${LEASEHOLD_BUILD_JOBS:-2}"
+  lh_log "built ${dir#"$LH_ROOT"/} in $(lh_elapsed "$t0")s"
+}
