@@ -4,3 +4,13 @@
 # test executables so these tests do not depend on the worker's targets.
 leasehold_test(NAME test_metrics LABEL unit SOURCES unit/test_metrics.c LIBS leasehold_common)
 target_include_directories(test_metrics PRIVATE ${PROJECT_SOURCE_DIR}/lease/include)
+
+if(TARGET leasehold_schemas)
+  # blob_get is wrapped by an in-memory fake, so the lease library is not linked.
+  leasehold_test(NAME test_admin_http LABEL unit
+    SOURCES unit/test_admin_http.c ${PROJECT_SOURCE_DIR}/worker/admin_http.c
+    LIBS leasehold_common leasehold_schemas PkgConfig::MHD PkgConfig::CURL PkgConfig::JANSSON)
+  target_include_directories(test_admin_http PRIVATE ${PROJECT_SOURCE_DIR}
+    ${PROJECT_SOURCE_DIR}/lease/include)
+  target_link_options(test_admin_http PRIVATE -Wl,--wrap=blob_get)
+endif()

@@ -17,9 +17,9 @@
  * directly from storage: blob_get of "{productId}.json" in the inventory
  * container with no lease id, decoded with inv_state_decode.
  *
- * Threads: libmicrohttpd runs one internal polling thread; every callback is
- * called on it, possibly while the worker's own threads run, so callbacks
- * must be thread-safe and quick.
+ * Threads: libmicrohttpd serves each connection on its own thread, so
+ * callbacks may run concurrently with each other and with the worker's
+ * threads: they must be thread-safe and quick.
  */
 #ifndef LEASEHOLD_ADMIN_HTTP_H
 #define LEASEHOLD_ADMIN_HTTP_H
