@@ -3,3 +3,13 @@ leasehold_test(NAME test_inventory_schema LABEL unit
   SOURCES unit/test_inventory_schema.c LIBS leasehold_schemas)
 leasehold_test(NAME test_inventory_schema_state LABEL unit
   SOURCES unit/test_inventory_schema_state.c LIBS leasehold_schemas)
+leasehold_test(NAME test_inventory_schema_examples LABEL unit
+  SOURCES unit/test_inventory_schema_examples.c LIBS leasehold_schemas)
+
+# JSON Schema check (python3 jsonschema, Draft 2020-12): the examples in
+# schemas/v1/examples and every document kind the C encoders write.
+add_executable(inv_emit_examples schemas/emit_examples.c)
+target_link_libraries(inv_emit_examples PRIVATE leasehold_schemas)
+set_target_properties(inv_emit_examples PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+leasehold_test(NAME check_schemas LABEL unit
+  COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/schemas/check_schemas.py ARGS $<TARGET_FILE:inv_emit_examples>)
