@@ -1,0 +1,55 @@
+/* producer_config.c -- key table and loading order for inventory-producer. */
+#include "producer_config.h"
+
+#include <stdio.h>
+
+static const config_key producer_keys[] = {
+    {"kafka.brokers", CONFIG_STRING, "127.0.0.1:9092", 0, 0, 0, "Kafka bootstrap servers"},
+    {"topic.reservations", CONFIG_STRING, "inventory.reservations", 0, 0, 0,
+     "Topic of reserve commands"},
+    {"topic.releases", CONFIG_STRING, "inventory.releases", 0, 0, 0, "Topic of release commands"},
+    {"topic.admin", CONFIG_STRING, "inventory.admin", 0, 0, 0, "Topic of restock commands"},
+    {"topic.events", CONFIG_STRING, "inventory.events", 0, 0, 0,
+     "Topic of outcome events (read by --wait, load and the gateway)"},
+    {"topic.dlq", CONFIG_STRING, "inventory.dlq", 0, 0, 0,
+     "Dead-letter topic (counted by load)"},
+    {"storage.connection_string", CONFIG_STRING, "UseDevelopmentStorage=true", 0, 0, 1,
+     "Azure Storage connection string (for get and GET /api/inventory)"},
+    {"storage.container", CONFIG_STRING, "inventory", 0, 0, 0, "Container of product state blobs"},
+    {"producer.outcome_timeout", CONFIG_DURATION, "10s", 100, 600000, 0,
+     "How long --wait, load and the gateway wait for an outcome event (gateway: then 504)"},
+    {"log.level", CONFIG_STRING, "info", 0, 0, 0, "debug, info, warn or error"},
+    {"log.json", CONFIG_BOOL, "false", 0, 0, 0, "JSON log lines"},
+};
+
+const config_key *producer_config_keys(size_t *n) {
+    *n = sizeof(producer_keys) / sizeof(producer_keys[0]);
+    return producer_keys;
+}
+
+config *producer_config_load(const char *file, char *err, size_t errlen) {
+    size_t n;
+    const config_key *keys = producer_config_keys(&n);
+    config *cfg = config_new(keys, n);
+    if (!cfg) {
+        snprintf(err, errlen, "config: out of memory");
+        return NULL;
+    }
+    if ((file && config_load_file(cfg, file, err, errlen) != 0) ||
+        config_load_env(cfg, err, errlen) != 0) {
+        config_free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+blob_client *producer_config_blob_client(const config *cfg, char *err, size_t errlen) {
+    blob_client_options opts;
+    blob_error berr;
+    blob_client_options_init(&opts);
+    opts.connection_string = config_string(cfg, "storage.connection_string");
+    blob_client *c = blob_client_new(&opts, &berr);
+    if (!c)
+        snprintf(err, errlen, "storage: %s", berr.message);
+    return c;
+}
