@@ -23,8 +23,11 @@
  * carrying an older epoch. The holder's identity is kept in "leaseholdowner".
  *
  * Threads. Manager and handles are thread-safe. Callbacks run on the
- * manager's scheduler thread: keep them short and hand work off; they may
- * read the handle but must not call lease_free() on it.
+ * manager's renewal threads (the scheduler hands due leases to up to
+ * renew_concurrency workers), or on the caller's thread when a call of
+ * its own (lease_renew, lease_read, lease_write) discovers the loss: keep
+ * them short and hand work off; they may read the handle but must not call
+ * lease_free() or lease_release() on it.
  */
 #ifndef LEASEHOLD_LEASE_H
 #define LEASEHOLD_LEASE_H
@@ -94,8 +97,11 @@ typedef struct lease_manager_options {
     const char *owner_id;     /* identity stored in metadata; default hostname-pid */
     int duration_s;           /* default 30; 15..60 or -1 (infinite) */
     int auto_renew;           /* default 1 */
-    int renew_interval_ms;    /* default 0 = 2/3 of the duration */
-    int max_renew_retries;    /* default 3, retries of one renewal before waiting for the next */
+    int renew_interval_ms;    /* default 0 = 2/3 of the duration, shortened if the retries
+                                 would not fit (see max_renew_retries) */
+    int max_renew_retries;    /* default 3: retries of one renewal the timing must leave room
+                                 for (interval + retries x retry_max_ms + margin <= duration);
+                                 transient failures are retried until the safe deadline */
     int retry_base_ms;        /* default 200: backoff with full jitter ... */
     int retry_max_ms;         /* default 2000: ... capped here */
     int acquire_timeout_ms;   /* default for lease_acquire when timeout_ms < 0; 60000 */
@@ -115,7 +121,8 @@ void lease_manager_options_init(lease_manager_options *opts);
  * borrowed and must outlive the manager. NULL on failure, `err` says why. */
 lease_manager *lease_manager_new(blob_client *client, const lease_manager_options *opts,
                                  lease_error *err);
-/* Releases every lease still held, stops the scheduler. NULL is a no-op. */
+/* Stops the scheduler, releases every lease still held and frees every
+ * handle not yet freed (do not use them afterwards). NULL is a no-op. */
 void lease_manager_free(lease_manager *mgr);
 size_t lease_manager_held_count(lease_manager *mgr);
 const char *lease_manager_owner_id(const lease_manager *mgr);
@@ -152,6 +159,10 @@ lease_code lease_renew(lease *l, lease_error *err);
 lease_code lease_release(lease *l, lease_error *err);
 /* Releases if still held (best effort) and frees. NULL is a no-op. */
 void lease_free(lease *l);
+/* Stops renewing and frees the handle WITHOUT releasing: the lease stays on
+ * the server until it expires or is released by id (leasectl acquire
+ * without --hold). NULL is a no-op. */
+void lease_abandon(lease *l);
 
 /* Breaks whatever lease is on `name` (operators, tests). `break_period_s`
  * -1 = immediately for the caller's purposes (0 s). */
@@ -208,6 +219,16 @@ lease_election *lease_election_start(lease_manager *mgr, const char *name, const
 /* True only while the lease is held AND its safe deadline is ahead. */
 int lease_election_is_leader(lease_election *e);
 uint64_t lease_election_epoch(lease_election *e);
+/* Monotonic time (manager clock) at which the last term ended: the
+ * demotion time, or the safe deadline if that came first (e.g. the process
+ * was paused). 0 before the first demotion. */
+int64_t lease_election_led_until_ms(lease_election *e);
+/* Copies the lease id of the current or last term ("" before the first). */
+void lease_election_lease_id(lease_election *e, char *out, size_t cap);
+/* Fenced write to the lock blob as leader (see lease_write). LEASE_ERR_LOST,
+ * without a request, when not the leader at the time of the call. */
+lease_code lease_election_write(lease_election *e, const void *data, size_t len,
+                                const char *content_type, const blob_meta *meta, lease_error *err);
 /* Gives up leadership (releases) and stops campaigning. */
 lease_code lease_election_resign(lease_election *e, lease_error *err);
 /* Resigns if needed and frees. NULL is a no-op. */
