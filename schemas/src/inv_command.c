@@ -20,17 +20,16 @@ static const char *const inv_command_names[] = {
 
 const char *inv_command_type_name(inv_command_type t)
 {
-    return (unsigned)t < INV_N_COMMANDS ? inv_command_names[t] : "unknown";
+    return invj_name_of(inv_command_names, INV_N_COMMANDS, (unsigned)t);
 }
 
 int inv_command_type_parse(const char *name, inv_command_type *out)
 {
-    for (size_t i = 0; i < INV_N_COMMANDS; i++)
-        if (strcmp(name, inv_command_names[i]) == 0) {
-            *out = (inv_command_type)i;
-            return 0;
-        }
-    return -1;
+    int i = invj_index_of(inv_command_names, INV_N_COMMANDS, name);
+    if (i < 0)
+        return -1;
+    *out = (inv_command_type)i;
+    return 0;
 }
 
 static int inv_command_release_fields(const invj_ctx *c, json_t *obj, inv_command *out)

@@ -26,17 +26,16 @@ static const char *const inv_event_names[] = {
 
 const char *inv_event_type_name(inv_event_type t)
 {
-    return (unsigned)t < INV_N_EVENTS ? inv_event_names[t] : "unknown";
+    return invj_name_of(inv_event_names, INV_N_EVENTS, (unsigned)t);
 }
 
 int inv_event_type_parse(const char *name, inv_event_type *out)
 {
-    for (size_t i = 0; i < INV_N_EVENTS; i++)
-        if (strcmp(name, inv_event_names[i]) == 0) {
-            *out = (inv_event_type)i;
-            return 0;
-        }
-    return -1;
+    int i = invj_index_of(inv_event_names, INV_N_EVENTS, name);
+    if (i < 0)
+        return -1;
+    *out = (inv_event_type)i;
+    return 0;
 }
 
 int inv_event_type_is_rejection(inv_event_type t)
@@ -153,11 +152,7 @@ json_t *invj_event_to_json(const inv_event *ev)
     bad |= invj_put_int(o, "epoch", (long long)ev->epoch);
     bad |= invj_put_int(o, "timestampMs", ev->timestamp_ms);
     bad |= invj_put_opt_int(o, "expiresAtMs", ev->expires_at_ms);
-    if (bad) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
+    return invj_built(o, bad);
 }
 
 char *inv_event_encode(const inv_event *ev)

@@ -44,7 +44,7 @@ int invj_fail(const invj_ctx *c, const char *field, const char *fmt, ...)
     return -1;
 }
 
-int invj_field(const invj_ctx *c, json_t *obj, const char *name, json_t **out)
+int invj_field(const invj_ctx *c, json_t *obj, const char *name, int required, json_t **out)
 {
     char pascal[64];
     snprintf(pascal, sizeof pascal, "%s", name);
@@ -55,7 +55,9 @@ int invj_field(const invj_ctx *c, json_t *obj, const char *name, json_t **out)
     if (camel_v && pascal_v)
         return invj_fail(c, name, "given twice (%s and %s)", name, pascal);
     *out = camel_v ? camel_v : pascal_v;
-    return *out != NULL;
+    if (!*out)
+        return required ? invj_fail(c, name, "required") : 0;
+    return 1;
 }
 
 int invj_is_topic_char(unsigned char ch)
@@ -107,13 +109,10 @@ int invj_get_str(const invj_ctx *c, json_t *obj, const char *name, int required,
                  invj_str_kind kind, char *dst, size_t dstsz)
 {
     json_t *v;
-    int rc = invj_field(c, obj, name, &v);
-    if (rc < 0)
-        return -1;
-    if (rc == 0) {
-        dst[0] = '\0';
-        return required ? invj_fail(c, name, "required") : 0;
-    }
+    dst[0] = '\0';
+    int rc = invj_field(c, obj, name, required, &v);
+    if (rc <= 0)
+        return rc;
     if (!json_is_string(v))
         return invj_fail(c, name, "must be a string");
     const char *s = json_string_value(v);
@@ -129,11 +128,9 @@ int invj_get_int(const invj_ctx *c, json_t *obj, const char *name, int required,
                  long long min, long long max, long long *dst)
 {
     json_t *v;
-    int rc = invj_field(c, obj, name, &v);
-    if (rc < 0)
-        return -1;
-    if (rc == 0)
-        return required ? invj_fail(c, name, "required") : 0;
+    int rc = invj_field(c, obj, name, required, &v);
+    if (rc <= 0)
+        return rc;
     /* json_is_integer is false for 5.0, "5" and true alike: all rejected. */
     if (!json_is_integer(v))
         return invj_fail(c, name, "must be an integer");
@@ -170,11 +167,8 @@ int invj_utf8_prefix(const char *s, int max)
 int invj_get_type(const invj_ctx *c, json_t *obj, const char **out)
 {
     json_t *v;
-    int rc = invj_field(c, obj, "type", &v);
-    if (rc < 0)
+    if (invj_field(c, obj, "type", 1, &v) < 0)
         return -1;
-    if (rc == 0)
-        return invj_fail(c, "type", "required");
     if (!json_is_string(v))
         return invj_fail(c, "type", "must be a string");
     *out = json_string_value(v);
@@ -206,17 +200,27 @@ json_t *invj_parse(const invj_ctx *c, const char *buf, size_t len, size_t max)
 int invj_check_version(const invj_ctx *c, json_t *obj)
 {
     json_t *v;
-    int rc = invj_field(c, obj, "schemaVersion", &v);
-    if (rc < 0)
+    if (invj_field(c, obj, "schemaVersion", 1, &v) < 0)
         return -1;
-    if (rc == 0)
-        return invj_fail(c, "schemaVersion", "required");
     if (!json_is_integer(v))
         return invj_fail(c, "schemaVersion", "must be an integer");
     if (json_integer_value(v) != INV_SCHEMA_VERSION)
         return invj_fail(c, "schemaVersion", "unsupported version %lld (this build reads %d)",
                          (long long)json_integer_value(v), INV_SCHEMA_VERSION);
     return 1;
+}
+
+const char *invj_name_of(const char *const *names, size_t n, unsigned i)
+{
+    return i < n ? names[i] : "unknown";
+}
+
+int invj_index_of(const char *const *names, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(name, names[i]) == 0)
+            return (int)i;
+    return -1;
 }
 
 int invj_grow(void **arr, size_t *cap, size_t need, size_t elem)
@@ -252,6 +256,15 @@ int invj_put_int(json_t *obj, const char *key, long long val)
 int invj_put_opt_int(json_t *obj, const char *key, long long val)
 {
     return val ? invj_put_int(obj, key, val) : 0;
+}
+
+json_t *invj_built(json_t *obj, int failed)
+{
+    if (failed) {
+        json_decref(obj);
+        return NULL;
+    }
+    return obj;
 }
 
 char *invj_dump(json_t *obj, int failed)

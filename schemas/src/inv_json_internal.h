@@ -43,8 +43,9 @@ int invj_is_topic_char(unsigned char ch);
 int invj_fail(const invj_ctx *c, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Looks `name` (camelCase) up, then its PascalCase spelling. */
-int invj_field(const invj_ctx *c, json_t *obj, const char *name, json_t **out);
+/* Looks `name` (camelCase) up, then its PascalCase spelling; a missing
+ * field is an error ("name: required") when `required`. */
+int invj_field(const invj_ctx *c, json_t *obj, const char *name, int required, json_t **out);
 int invj_get_str(const invj_ctx *c, json_t *obj, const char *name, int required,
                  invj_str_kind kind, char *dst, size_t dstsz);
 int invj_get_int(const invj_ctx *c, json_t *obj, const char *name, int required,
@@ -65,6 +66,11 @@ json_t *invj_parse(const invj_ctx *c, const char *buf, size_t len, size_t max);
 /* "schemaVersion" must be present and equal INV_SCHEMA_VERSION. */
 int invj_check_version(const invj_ctx *c, json_t *obj);
 
+/* Name tables indexed by enum value: the name of i ("unknown" if out of
+ * range) and the index of name (-1 if absent). */
+const char *invj_name_of(const char *const *names, size_t n, unsigned i);
+int invj_index_of(const char *const *names, size_t n, const char *name);
+
 /* Grows *arr (elements of `elem` bytes) so it holds at least `need`. */
 int invj_grow(void **arr, size_t *cap, size_t need, size_t elem);
 
@@ -74,6 +80,9 @@ int invj_put_str(json_t *obj, const char *key, const char *val);
 int invj_put_opt_str(json_t *obj, const char *key, const char *val);
 int invj_put_int(json_t *obj, const char *key, long long val);
 int invj_put_opt_int(json_t *obj, const char *key, long long val);
+/* Returns obj, or NULL (dropping obj) if `failed`: the end of every
+ * object builder. */
+json_t *invj_built(json_t *obj, int failed);
 /* Compact serialisation; takes the reference to obj. NULL if obj is NULL,
  * `failed` is set, or on OOM. */
 char *invj_dump(json_t *obj, int failed);

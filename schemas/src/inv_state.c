@@ -31,11 +31,8 @@ void inv_state_clear(inv_state *st)
 static int inv_state_array(const invj_ctx *c, json_t *obj, const char *name, json_t **arr,
                            void **items, size_t *cap, size_t elem)
 {
-    int rc = invj_field(c, obj, name, arr);
-    if (rc < 0)
+    if (invj_field(c, obj, name, 1, arr) < 0)
         return -1;
-    if (rc == 0)
-        return invj_fail(c, name, "required");
     if (!json_is_array(*arr))
         return invj_fail(c, name, "must be an array");
     if (invj_grow(items, cap, json_array_size(*arr), elem) < 0)
@@ -106,11 +103,8 @@ static int inv_state_offset_key_ok(const char *key)
 static int inv_state_offsets(const invj_ctx *c, json_t *obj, inv_state *st)
 {
     json_t *map;
-    int rc = invj_field(c, obj, "appliedOffsets", &map);
-    if (rc < 0)
+    if (invj_field(c, obj, "appliedOffsets", 1, &map) < 0)
         return -1;
-    if (rc == 0)
-        return invj_fail(c, "appliedOffsets", "required");
     if (!json_is_object(map))
         return invj_fail(c, "appliedOffsets", "must be an object");
     if (invj_grow((void **)&st->offsets, &st->cap_offsets, json_object_size(map), sizeof *st->offsets) < 0)
@@ -228,11 +222,7 @@ static json_t *inv_state_reservation_json(const inv_reservation *r)
     bad |= invj_put_int(o, "quantity", r->quantity);
     bad |= invj_put_int(o, "createdAtMs", r->created_at_ms);
     bad |= invj_put_int(o, "expiresAtMs", r->expires_at_ms);
-    if (bad) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
+    return invj_built(o, bad);
 }
 
 static json_t *inv_state_ledger_json(const inv_ledger_entry *l)
@@ -244,11 +234,7 @@ static json_t *inv_state_ledger_json(const inv_ledger_entry *l)
     bad |= invj_put_str(o, "outcome", inv_event_type_name(l->outcome));
     bad |= invj_put_str(o, "eventId", l->event_id);
     bad |= invj_put_int(o, "appliedAtMs", l->applied_at_ms);
-    if (bad) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
+    return invj_built(o, bad);
 }
 
 char *inv_state_encode(const inv_state *st)
