@@ -14,3 +14,11 @@ if(TARGET leasehold_schemas)
     ${PROJECT_SOURCE_DIR}/lease/include)
   target_link_options(test_admin_http PRIVATE -Wl,--wrap=blob_get)
 endif()
+
+# The reconciler needs the lease engine (election) and librdkafka.
+if(TARGET leasehold_schemas AND TARGET leasehold_lease)
+  leasehold_test(NAME test_reconciler_azurite_kafka LABEL integration
+    SOURCES integration/test_reconciler.c ${PROJECT_SOURCE_DIR}/worker/reconciler.c
+    LIBS leasehold_common leasehold_schemas leasehold_lease PkgConfig::RDKAFKA PkgConfig::CURL)
+  target_include_directories(test_reconciler_azurite_kafka PRIVATE ${PROJECT_SOURCE_DIR})
+endif()
