@@ -27,54 +27,79 @@ void inv_state_clear(inv_state *st)
     memset(st, 0, sizeof *st);
 }
 
-/* Fetches the required array `name`, sized for exactly its elements. */
-static int inv_state_array(const invj_ctx *c, json_t *obj, const char *name, json_t **arr,
-                           void **items, size_t *cap, size_t elem)
+/* Decodes one array element (an object) into *item, which is zeroed. */
+typedef int (*inv_state_item_fn)(const invj_ctx *c, json_t *obj, void *item);
+
+/* Decodes the required array `name` of objects into *items (grown to fit,
+ * *n counting the elements decoded), at most `max` elements (0: no limit).
+ * Element messages are prefixed "name[i].". */
+static int inv_state_array(const invj_ctx *c, json_t *obj, const char *name, size_t max,
+                           void **items, size_t *n, size_t *cap, size_t elem, inv_state_item_fn fn)
 {
-    if (invj_field(c, obj, name, 1, arr) < 0)
+    json_t *arr;
+    if (invj_field(c, obj, name, 1, &arr) < 0)
         return -1;
-    if (!json_is_array(*arr))
+    if (!json_is_array(arr))
         return invj_fail(c, name, "must be an array");
-    if (invj_grow(items, cap, json_array_size(*arr), elem) < 0)
+    if (max && json_array_size(arr) > max)
+        return invj_fail(c, name, "must have at most %zu entries", max);
+    if (invj_grow(items, cap, json_array_size(arr), elem) < 0)
         return invj_fail(c, name, "out of memory");
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        json_t *e = json_array_get(arr, i);
+        if (!json_is_object(e))
+            return invj_fail(c, name, "element %zu must be an object", i);
+        char pfx[64];
+        snprintf(pfx, sizeof pfx, "%s%s[%zu].", c->prefix, name, i);
+        invj_ctx sub = {pfx, c->err, c->errlen};
+        void *item = (char *)*items + i * elem;
+        memset(item, 0, elem);
+        if (fn(&sub, e, item) < 0)
+            return -1;
+        *n = i + 1;
+    }
     return 0;
 }
 
-/* A context whose messages name element i: "ledger[3].commandId: ...". */
-static invj_ctx inv_state_element_ctx(const invj_ctx *c, const char *name, size_t i, char *pfx,
-                                      size_t pfxlen)
+static int inv_state_reservation_item(const invj_ctx *c, json_t *e, void *item)
 {
-    snprintf(pfx, pfxlen, "%s%s[%zu].", c->prefix, name, i);
-    return (invj_ctx){pfx, c->err, c->errlen};
+    inv_reservation *r = item;
+    if (invj_get_str(c, e, "reservationId", 1, INVJ_ID, r->reservation_id, sizeof r->reservation_id) < 0 ||
+        invj_get_str(c, e, "customerId", 1, INVJ_ID, r->customer_id, sizeof r->customer_id) < 0 ||
+        invj_get_int(c, e, "quantity", 1, 1, INV_MAX_QUANTITY, &r->quantity) < 0 ||
+        invj_get_i64(c, e, "createdAtMs", 1, &r->created_at_ms) < 0 ||
+        invj_get_i64(c, e, "expiresAtMs", 1, &r->expires_at_ms) < 0)
+        return -1;
+    return 0;
 }
 
-static int inv_state_reservations(const invj_ctx *c, json_t *obj, inv_state *st)
+static int inv_state_ledger_item(const invj_ctx *c, json_t *e, void *item)
 {
-    json_t *arr;
-    if (inv_state_array(c, obj, "reservations", &arr, (void **)&st->reservations,
-                        &st->cap_reservations, sizeof *st->reservations) < 0)
+    inv_ledger_entry *l = item;
+    char outcome[32];
+    if (invj_get_str(c, e, "commandId", 1, INVJ_ID, l->command_id, sizeof l->command_id) < 0 ||
+        invj_get_str(c, e, "outcome", 1, INVJ_TEXT, outcome, sizeof outcome) < 0)
         return -1;
+    if (inv_event_type_parse(outcome, &l->outcome) < 0)
+        return invj_fail(c, "outcome", "unknown event type '%s'", outcome);
+    if (invj_get_str(c, e, "eventId", 1, INVJ_ID, l->event_id, sizeof l->event_id) < 0 ||
+        invj_get_i64(c, e, "appliedAtMs", 1, &l->applied_at_ms) < 0)
+        return -1;
+    return 0;
+}
+
+static int inv_state_outbox_item(const invj_ctx *c, json_t *e, void *item)
+{
+    return invj_event_from_json(c, e, item);
+}
+
+/* reserved must equal the sum of the reservations (each at most
+ * INV_MAX_QUANTITY, so the sum cannot overflow before n reaches 2^43). */
+static int inv_state_check_reserved(const invj_ctx *c, const inv_state *st)
+{
     long long sum = 0;
-    for (size_t i = 0; i < json_array_size(arr); i++) {
-        char pfx[64];
-        invj_ctx sub = inv_state_element_ctx(c, "reservations", i, pfx, sizeof pfx);
-        json_t *e = json_array_get(arr, i);
-        inv_reservation *r = &st->reservations[i];
-        memset(r, 0, sizeof *r);
-        if (!json_is_object(e))
-            return invj_fail(c, "reservations", "element %zu must be an object", i);
-        if (invj_get_str(&sub, e, "reservationId", 1, INVJ_ID, r->reservation_id,
-                         sizeof r->reservation_id) < 0 ||
-            invj_get_str(&sub, e, "customerId", 1, INVJ_ID, r->customer_id, sizeof r->customer_id) < 0 ||
-            invj_get_int(&sub, e, "quantity", 1, 1, INV_MAX_QUANTITY, &r->quantity) < 0 ||
-            invj_get_i64(&sub, e, "createdAtMs", 1, &r->created_at_ms) < 0 ||
-            invj_get_i64(&sub, e, "expiresAtMs", 1, &r->expires_at_ms) < 0)
-            return -1;
-        if (sum > LLONG_MAX - r->quantity)
-            return invj_fail(c, "reservations", "quantities overflow");
-        sum += r->quantity;
-        st->n_reservations = i + 1;
-    }
+    for (size_t i = 0; i < st->n_reservations; i++)
+        sum += st->reservations[i].quantity;
     if (sum != st->reserved)
         return invj_fail(c, "reserved", "must equal the sum of reservation quantities (%lld)", sum);
     return 0;
@@ -132,55 +157,6 @@ static int inv_state_offsets(const invj_ctx *c, json_t *obj, inv_state *st)
     return 0;
 }
 
-static int inv_state_ledger(const invj_ctx *c, json_t *obj, inv_state *st)
-{
-    json_t *arr;
-    if (inv_state_array(c, obj, "ledger", &arr, (void **)&st->ledger, &st->cap_ledger,
-                        sizeof *st->ledger) < 0)
-        return -1;
-    if (json_array_size(arr) > INV_LEDGER_MAX)
-        return invj_fail(c, "ledger", "must have at most %d entries", INV_LEDGER_MAX);
-    for (size_t i = 0; i < json_array_size(arr); i++) {
-        char pfx[64];
-        invj_ctx sub = inv_state_element_ctx(c, "ledger", i, pfx, sizeof pfx);
-        json_t *e = json_array_get(arr, i);
-        inv_ledger_entry *l = &st->ledger[i];
-        memset(l, 0, sizeof *l);
-        char outcome[32];
-        if (!json_is_object(e))
-            return invj_fail(c, "ledger", "element %zu must be an object", i);
-        if (invj_get_str(&sub, e, "commandId", 1, INVJ_ID, l->command_id, sizeof l->command_id) < 0 ||
-            invj_get_str(&sub, e, "outcome", 1, INVJ_TEXT, outcome, sizeof outcome) < 0)
-            return -1;
-        if (inv_event_type_parse(outcome, &l->outcome) < 0)
-            return invj_fail(&sub, "outcome", "unknown event type '%s'", outcome);
-        if (invj_get_str(&sub, e, "eventId", 1, INVJ_ID, l->event_id, sizeof l->event_id) < 0 ||
-            invj_get_i64(&sub, e, "appliedAtMs", 1, &l->applied_at_ms) < 0)
-            return -1;
-        st->n_ledger = i + 1;
-    }
-    return 0;
-}
-
-static int inv_state_outbox(const invj_ctx *c, json_t *obj, inv_state *st)
-{
-    json_t *arr;
-    if (inv_state_array(c, obj, "outbox", &arr, (void **)&st->outbox, &st->cap_outbox,
-                        sizeof *st->outbox) < 0)
-        return -1;
-    for (size_t i = 0; i < json_array_size(arr); i++) {
-        char pfx[64];
-        invj_ctx sub = inv_state_element_ctx(c, "outbox", i, pfx, sizeof pfx);
-        json_t *e = json_array_get(arr, i);
-        if (!json_is_object(e))
-            return invj_fail(c, "outbox", "element %zu must be an object", i);
-        if (invj_event_from_json(&sub, e, &st->outbox[i]) < 0)
-            return -1;
-        st->n_outbox = i + 1;
-    }
-    return 0;
-}
-
 static int inv_state_fields(const invj_ctx *c, json_t *root, inv_state *out)
 {
     if (invj_check_version(c, root) < 0 ||
@@ -192,8 +168,13 @@ static int inv_state_fields(const invj_ctx *c, json_t *root, inv_state *out)
         return -1;
     if (out->available > LLONG_MAX - out->reserved || out->total != out->available + out->reserved)
         return invj_fail(c, "total", "must equal available + reserved");
-    if (inv_state_reservations(c, root, out) < 0 || inv_state_offsets(c, root, out) < 0 ||
-        inv_state_ledger(c, root, out) < 0 || inv_state_outbox(c, root, out) < 0)
+    if (inv_state_array(c, root, "reservations", 0, (void **)&out->reservations, &out->n_reservations,
+                        &out->cap_reservations, sizeof *out->reservations, inv_state_reservation_item) < 0 ||
+        inv_state_check_reserved(c, out) < 0 || inv_state_offsets(c, root, out) < 0 ||
+        inv_state_array(c, root, "ledger", INV_LEDGER_MAX, (void **)&out->ledger, &out->n_ledger,
+                        &out->cap_ledger, sizeof *out->ledger, inv_state_ledger_item) < 0 ||
+        inv_state_array(c, root, "outbox", 0, (void **)&out->outbox, &out->n_outbox, &out->cap_outbox,
+                        sizeof *out->outbox, inv_state_outbox_item) < 0)
         return -1;
     return 0;
 }
