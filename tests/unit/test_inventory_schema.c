@@ -203,6 +203,29 @@ static void test_inv_command_decode_unknown_fields_ignored(void **state)
     assert_string_equal(cmd.reservation_id, "");
 }
 
+static void test_inv_command_decode_null_error_buffer(void **state)
+{
+    inv_command cmd;
+    const char *doc = "{\"schemaVersion\":1,\"type\":\"foo\"}";
+    assert_int_equal(inv_command_decode(doc, strlen(doc), &cmd, NULL, 0), -1);
+    char small[8];
+    assert_int_equal(inv_command_decode(doc, strlen(doc), &cmd, small, sizeof small), -1);
+    assert_string_equal(small, "type: u"); /* truncated, still terminated */
+}
+
+static void test_inv_command_decode_unknown_type_quote_keeps_utf8(void **state)
+{
+    /* 63 ASCII bytes then a 2-byte character: the quote stops before it
+     * rather than cutting it in half (dead letters must stay valid UTF-8). */
+    char type[80], json[160], expected[160];
+    memset(type, 'x', 63);
+    strcpy(type + 63, "\xc3\xa9tail");
+    snprintf(json, sizeof json, "{\"schemaVersion\":1,\"type\":\"%s\"}", type);
+    type[63] = '\0';
+    snprintf(expected, sizeof expected, "type: unknown command type '%s'", type);
+    expect_cmd_error(json, expected);
+}
+
 #define RELEASE_HEAD "{\"schemaVersion\":1,\"type\":\"release\",\"commandId\":\"c\",\"productId\":\"P\","
 
 static void test_inv_command_decode_release_forms(void **state)
@@ -369,6 +392,20 @@ static void test_inv_event_decode_per_type_requirements(void **state)
     assert_int_equal(ev.timestamp_ms, 2);
 }
 
+static void test_inv_event_decode_pascal_case(void **state)
+{
+    const char *doc = "{\"SchemaVersion\":1,\"Type\":\"stock.restocked\",\"EventId\":\"e\",\"CommandId\":\"c\","
+                      "\"ProductId\":\"P\",\"Quantity\":5,\"Total\":5,\"Available\":5,\"Reserved\":0,"
+                      "\"Message\":\"ok\",\"Epoch\":4,\"TimestampMs\":6}";
+    inv_event ev;
+    char err[256] = "";
+    assert_int_equal(inv_event_decode(doc, strlen(doc), &ev, err, sizeof err), 0);
+    assert_int_equal(ev.type, INV_EV_STOCK_RESTOCKED);
+    assert_int_equal(ev.quantity, 5);
+    assert_int_equal(ev.epoch, 4);
+    assert_string_equal(ev.message, "ok");
+}
+
 static void test_inv_event_type_parse_names(void **state)
 {
     inv_event_type t;
@@ -421,6 +458,8 @@ int main(void)
         cmocka_unit_test(test_inv_command_decode_required_fields),
         cmocka_unit_test(test_inv_command_decode_both_spellings),
         cmocka_unit_test(test_inv_command_decode_unknown_fields_ignored),
+        cmocka_unit_test(test_inv_command_decode_null_error_buffer),
+        cmocka_unit_test(test_inv_command_decode_unknown_type_quote_keeps_utf8),
         cmocka_unit_test(test_inv_command_decode_release_forms),
         cmocka_unit_test(test_inv_command_encode_reserve_exact),
         cmocka_unit_test(test_inv_command_encode_round_trip_all_types),
@@ -429,6 +468,7 @@ int main(void)
         cmocka_unit_test(test_inv_event_encode_created_exact),
         cmocka_unit_test(test_inv_event_decode_round_trip_all_types),
         cmocka_unit_test(test_inv_event_decode_per_type_requirements),
+        cmocka_unit_test(test_inv_event_decode_pascal_case),
         cmocka_unit_test(test_inv_event_type_parse_names),
         cmocka_unit_test(test_inv_dead_letter_encode_utf8_payload),
         cmocka_unit_test(test_inv_dead_letter_encode_binary_payload),
