@@ -21,4 +21,11 @@ if(TARGET leasehold_schemas AND TARGET leasehold_lease)
     SOURCES integration/test_reconciler.c ${PROJECT_SOURCE_DIR}/worker/reconciler.c
     LIBS leasehold_common leasehold_schemas leasehold_lease PkgConfig::RDKAFKA PkgConfig::CURL)
   target_include_directories(test_reconciler_azurite_kafka PRIVATE ${PROJECT_SOURCE_DIR})
+
+  # Unit variant: storage wrapped in memory, Kafka from librdkafka's mock cluster.
+  leasehold_test(NAME test_reconciler LABEL unit
+    SOURCES unit/test_reconciler.c ${PROJECT_SOURCE_DIR}/worker/reconciler.c
+    LIBS leasehold_common leasehold_schemas leasehold_lease PkgConfig::RDKAFKA)
+  target_include_directories(test_reconciler PRIVATE ${PROJECT_SOURCE_DIR})
+  target_link_options(test_reconciler PRIVATE -Wl,--wrap=blob_list,--wrap=blob_get)
 endif()

@@ -1,0 +1,373 @@
+/* test_reconciler.c -- unit tests for the reconciler (worker/reconciler.c)
+ * without services: configuration checks, and the sweep against an
+ * in-memory container (blob_list and blob_get wrapped with -Wl,--wrap) and
+ * librdkafka's mock cluster, read back with a plain consumer. The real
+ * Azurite + Kafka path is tests/integration/test_reconciler.c. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include "leasehold/inventory_schema.h"
+#include "worker/reconciler.h"
+
+#define NOW_MS 1800000000000LL
+#define TOPIC "inventory.admin"
+
+/* ---- In-memory container -------------------------------------------------- */
+
+typedef struct fake_blob {
+    const char *name;
+    char *content;
+} fake_blob;
+
+static fake_blob fake_blobs[8];
+static size_t fake_n;
+static int fake_list_fails;
+
+static void fake_reset(void) {
+    for (size_t i = 0; i < fake_n; i++)
+        free(fake_blobs[i].content);
+    fake_n = 0;
+    fake_list_fails = 0;
+}
+
+static void fake_add_raw(const char *name, const char *content) {
+    fake_blobs[fake_n].name = name;
+    fake_blobs[fake_n].content = strdup(content);
+    fake_n++;
+}
+
+/* A product with one reservation per entry of `expires_at` (quantity 2). */
+static void fake_add_product(const char *name, const char *product, const char *const *ids,
+                             const int64_t *expires_at, size_t n) {
+    inv_state st;
+    inv_state_init(&st, product);
+    for (size_t i = 0; i < n; i++) {
+        inv_reservation r = {.quantity = 2, .created_at_ms = NOW_MS - 1000000,
+                             .expires_at_ms = expires_at[i]};
+        snprintf(r.reservation_id, sizeof(r.reservation_id), "%s", ids[i]);
+        snprintf(r.customer_id, sizeof(r.customer_id), "CUST-%zu", i);
+        assert_int_equal(inv_state_add_reservation(&st, &r), 0);
+        st.reserved += 2;
+    }
+    st.available = 3;
+    st.total = st.available + st.reserved;
+    char *json = inv_state_encode(&st);
+    assert_non_null(json);
+    fake_add_raw(name, json);
+    free(json);
+    inv_state_clear(&st);
+}
+
+blob_code __wrap_blob_list(blob_client *c, const char *container, const char *prefix,
+                           int page_size, blob_list_cb cb, void *opaque, blob_error *err);
+blob_code __wrap_blob_list(blob_client *c, const char *container, const char *prefix,
+                           int page_size, blob_list_cb cb, void *opaque, blob_error *err) {
+    assert_string_equal(container, "inventory");
+    if (fake_list_fails) {
+        err->code = BLOB_ERR_TRANSIENT;
+        snprintf(err->message, sizeof(err->message), "list inventory: connection refused");
+        return BLOB_ERR_TRANSIENT;
+    }
+    for (size_t i = 0; i < fake_n; i++)
+        if (cb(fake_blobs[i].name, opaque))
+            break;
+    return BLOB_OK;
+}
+
+blob_code __wrap_blob_get(blob_client *c, const char *container, const char *name,
+                          const blob_conditions *cond, char **data, size_t *len,
+                          blob_props *props, blob_error *err);
+blob_code __wrap_blob_get(blob_client *c, const char *container, const char *name,
+                          const blob_conditions *cond, char **data, size_t *len,
+                          blob_props *props, blob_error *err) {
+    assert_true(cond == NULL || cond->lease_id == NULL); /* reads never take the lease */
+    for (size_t i = 0; i < fake_n; i++) {
+        if (strcmp(fake_blobs[i].name, name) == 0) {
+            *data = strdup(fake_blobs[i].content);
+            *len = strlen(*data);
+            return BLOB_OK;
+        }
+    }
+    err->code = BLOB_ERR_NOT_FOUND;
+    snprintf(err->message, sizeof(err->message), "get inventory/%s: not found", name);
+    return BLOB_ERR_NOT_FOUND;
+}
+
+/* ---- Mock Kafka ------------------------------------------------------------ */
+
+typedef struct fixture {
+    rd_kafka_t *mock_owner;
+    rd_kafka_mock_cluster_t *mock;
+    char brokers[256];
+} fixture;
+
+static int setup(void **state) {
+    fixture *fx = calloc(1, sizeof(*fx));
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof(errstr));
+    fx->mock_owner = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    assert_non_null(fx->mock_owner);
+    fx->mock = rd_kafka_mock_cluster_new(fx->mock_owner, 1);
+    assert_non_null(fx->mock);
+    assert_int_equal(rd_kafka_mock_topic_create(fx->mock, TOPIC, 1, 1), 0);
+    snprintf(fx->brokers, sizeof(fx->brokers), "%s", rd_kafka_mock_cluster_bootstraps(fx->mock));
+    fake_reset();
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state) {
+    fixture *fx = *state;
+    fake_reset();
+    rd_kafka_mock_cluster_destroy(fx->mock);
+    rd_kafka_destroy(fx->mock_owner);
+    free(fx);
+    return 0;
+}
+
+static const char *const quiet_kafka[] = {"log_level", "0", NULL};
+
+static reconciler *new_reconciler(fixture *fx, int publish_timeout_ms) {
+    reconciler_config cfg = {.blob = (blob_client *)fx, /* only the wrapped calls see it */
+                             .brokers = fx->brokers, .kafka_properties = quiet_kafka,
+                             .identity = "unit", .publish_timeout_ms = publish_timeout_ms};
+    char err[256] = "";
+    reconciler *r = reconciler_new(&cfg, err, sizeof(err));
+    if (!r)
+        fail_msg("reconciler_new: %s", err);
+    return r;
+}
+
+typedef struct consumed {
+    size_t n;
+    char key[8][INV_PRODUCT_MAX + 1];
+    inv_command cmd[8];
+} consumed;
+
+/* Reads partition 0 from the start until its end, after `expect` messages. */
+static consumed consume(fixture *fx, size_t expect) {
+    consumed out = {0};
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    const char *kv[] = {"bootstrap.servers", fx->brokers, "group.id", "unit",
+                        "enable.partition.eof", "true", "log_level", "0", NULL};
+    for (size_t i = 0; kv[i]; i += 2)
+        rd_kafka_conf_set(conf, kv[i], kv[i + 1], errstr, sizeof(errstr));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    assert_non_null(rk);
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(parts, TOPIC, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(rk, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    int at_end = 0;
+    for (;;) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((at_end && out.n >= expect) || now.tv_sec - start.tv_sec > 20)
+            break;
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (!m)
+            continue;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            at_end = 1;
+        } else if (!m->err) {
+            char err[256];
+            assert_true(out.n < 8);
+            snprintf(out.key[out.n], sizeof(out.key[0]), "%.*s", (int)m->key_len,
+                     (const char *)m->key);
+            assert_int_equal(inv_command_decode(m->payload, m->len, &out.cmd[out.n], err,
+                                                sizeof(err)),
+                             0);
+            out.n++;
+            at_end = 0;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return out;
+}
+
+/* ---- Tests ----------------------------------------------------------------- */
+
+static void test_reconciler_new_rejects_bad_config(void **state) {
+    (void)state;
+    char err[256];
+    reconciler_config cfg = {.brokers = "127.0.0.1:1"};
+    assert_null(reconciler_new(&cfg, err, sizeof(err)));
+    assert_string_equal(err, "blob: a blob client is required");
+
+    cfg = (reconciler_config){.blob = (blob_client *)&cfg};
+    assert_null(reconciler_new(&cfg, err, sizeof(err)));
+    assert_string_equal(err, "brokers: bootstrap servers are required");
+
+    cfg.brokers = "127.0.0.1:1";
+    cfg.interval_ms = 10;
+    assert_null(reconciler_new(&cfg, err, sizeof(err)));
+    assert_string_equal(err, "interval_ms: must be at least 1000, got 10");
+
+    cfg.interval_ms = 1000;
+    cfg.publish_timeout_ms = -5;
+    assert_null(reconciler_new(&cfg, err, sizeof(err)));
+    assert_string_equal(err, "publish_timeout_ms: must not be negative, got -5");
+
+    cfg.publish_timeout_ms = 0;
+    const char *bad_kafka[] = {"no.such.property", "1", NULL};
+    cfg.kafka_properties = bad_kafka;
+    assert_null(reconciler_new(&cfg, err, sizeof(err)));
+    assert_string_equal(err,
+                        "kafka_properties: No such configuration property: \"no.such.property\"");
+}
+
+static void test_reconciler_start_requires_lease_manager(void **state) {
+    fixture *fx = *state;
+    reconciler *r = new_reconciler(fx, 0);
+    char err[256];
+    assert_int_equal(reconciler_start(r, err, sizeof(err)), -1);
+    assert_string_equal(err, "leases: a lease manager is required to campaign");
+    assert_int_equal(reconciler_is_leader(r), 0);
+    reconciler_free(r);
+    reconciler_free(NULL);
+}
+
+static void test_reconciler_sweep_once_publishes_only_expired(void **state) {
+    fixture *fx = *state;
+    const char *a_ids[] = {"RES-A1", "RES-A2", "RES-A3"};
+    const int64_t a_exp[] = {NOW_MS - 1, NOW_MS, NOW_MS + 1};
+    const char *b_ids[] = {"RES-B1"};
+    const int64_t b_exp[] = {NOW_MS - 5000};
+    fake_add_product("PROD-A.json", "PROD-A", a_ids, a_exp, 3);
+    fake_add_raw("notes.txt", "not a product");
+    fake_add_product("PROD-B.json", "PROD-B", b_ids, b_exp, 1);
+    fake_add_product("PROD-C.json", "PROD-C", NULL, NULL, 0);
+
+    reconciler *r = new_reconciler(fx, 0);
+    reconciler_sweep_stats st;
+    char err[256] = "";
+    assert_int_equal(reconciler_sweep_once(r, NOW_MS, &st, err, sizeof(err)), 0);
+    assert_int_equal(st.products, 3);
+    assert_int_equal(st.products_with_expired, 2);
+    assert_int_equal(st.expired, 3);
+    assert_int_equal(st.published, 3);
+    assert_int_equal(st.errors, 0);
+    assert_int_equal(st.aborted, 0);
+    reconciler_free(r);
+
+    consumed c = consume(fx, 3);
+    assert_int_equal(c.n, 3);
+    const char *keys[] = {"PROD-A", "PROD-A", "PROD-B"};
+    const char *ids[] = {"RES-A1", "RES-A2", "RES-B1"};
+    for (size_t i = 0; i < 3; i++) {
+        char command_id[64];
+        snprintf(command_id, sizeof(command_id), "expire-%s", ids[i]);
+        assert_string_equal(c.key[i], keys[i]);
+        assert_int_equal(c.cmd[i].type, INV_CMD_EXPIRE);
+        assert_string_equal(c.cmd[i].command_id, command_id);
+        assert_string_equal(c.cmd[i].product_id, keys[i]);
+        assert_string_equal(c.cmd[i].reservation_id, ids[i]);
+        assert_true(c.cmd[i].issued_at_ms == NOW_MS);
+    }
+}
+
+static void test_reconciler_sweep_once_reports_unusable_blobs(void **state) {
+    fixture *fx = *state;
+    char long_id[INV_ID_MAX + 1];
+    memset(long_id, 'x', INV_ID_MAX);
+    long_id[INV_ID_MAX] = '\0';
+    const char *ids[] = {long_id};
+    const int64_t exp[] = {NOW_MS - 1};
+    fake_add_raw("BROKEN.json", "{");
+    fake_add_product("PROD-L.json", "PROD-L", ids, exp, 1);
+
+    reconciler *r = new_reconciler(fx, 0);
+    reconciler_sweep_stats st;
+    char err[512] = "";
+    assert_int_equal(reconciler_sweep_once(r, NOW_MS, &st, err, sizeof(err)), -1);
+    assert_int_equal(st.products, 1);
+    assert_int_equal(st.expired, 1);
+    assert_int_equal(st.published, 0);
+    assert_int_equal(st.errors, 2);
+    assert_non_null(strstr(err, "sweep: 2 errors, first: state blob BROKEN.json is invalid: "));
+    reconciler_free(r);
+}
+
+static void test_reconciler_sweep_once_listing_failure(void **state) {
+    fixture *fx = *state;
+    fake_list_fails = 1;
+    reconciler *r = new_reconciler(fx, 0);
+    reconciler_sweep_stats st;
+    char err[256] = "";
+    assert_int_equal(reconciler_sweep_once(r, NOW_MS, &st, err, sizeof(err)), -1);
+    assert_int_equal(st.errors, 1);
+    assert_int_equal(st.products, 0);
+    assert_string_equal(err, "sweep: 1 errors, first: list inventory: connection refused");
+    reconciler_free(r);
+}
+
+static void test_reconciler_sweep_once_delivery_timeout(void **state) {
+    fixture *fx = *state;
+    const char *ids[] = {"RES-T1"};
+    const int64_t exp[] = {NOW_MS - 1};
+    fake_add_product("PROD-T.json", "PROD-T", ids, exp, 1);
+    rd_kafka_mock_broker_set_down(fx->mock, 1);
+
+    reconciler *r = new_reconciler(fx, 1000);
+    reconciler_sweep_stats st;
+    char err[256] = "";
+    assert_int_equal(reconciler_sweep_once(r, NOW_MS, &st, err, sizeof(err)), -1);
+    assert_int_equal(st.expired, 1);
+    assert_int_equal(st.published, 0);
+    assert_int_equal(st.errors, 1);
+    assert_string_equal(err, "sweep: 1 errors, first: publish to inventory.admin: Local: Message "
+                             "timed out");
+    reconciler_free(r);
+}
+
+static void test_reconciler_sweep_once_after_stop_aborts(void **state) {
+    fixture *fx = *state;
+    const char *ids[] = {"RES-S1"};
+    const int64_t exp[] = {NOW_MS - 1};
+    fake_add_product("PROD-S.json", "PROD-S", ids, exp, 1);
+    reconciler *r = new_reconciler(fx, 0);
+    reconciler_stop(r);
+    reconciler_sweep_stats st;
+    char err[256] = "";
+    assert_int_equal(reconciler_sweep_once(r, NOW_MS, &st, err, sizeof(err)), 0);
+    assert_int_equal(st.aborted, 1);
+    assert_int_equal(st.products, 0);
+    assert_int_equal(st.expired, 0);
+    reconciler_free(r);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reconciler_new_rejects_bad_config),
+        cmocka_unit_test_setup_teardown(test_reconciler_start_requires_lease_manager, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_reconciler_sweep_once_publishes_only_expired, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_reconciler_sweep_once_reports_unusable_blobs, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_reconciler_sweep_once_listing_failure, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_reconciler_sweep_once_delivery_timeout, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_reconciler_sweep_once_after_stop_aborts, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
