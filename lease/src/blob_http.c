@@ -224,14 +224,14 @@ long storage_backoff_ms(int attempt, int base_ms, int cap_ms, uint32_t rnd) {
 }
 
 /* RFC 1123 date for x-ms-date, independent of the C locale. */
-static void blob_http_date(char out[32]) {
+static void blob_http_date(char out[64]) {
     static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
-    snprintf(out, 32, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
+    snprintf(out, 64, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
              months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
@@ -318,7 +318,7 @@ static blob_code blob_http_attempt(blob_client *c, const storage_request *req, c
     int nh = 0;
     for (int i = 0; i < req->nheaders; i++)
         headers[nh++] = req->headers[i];
-    char date[32];
+    char date[64];
     blob_http_date(date);
     headers[nh++] = (storage_kv){"x-ms-date", date};
     headers[nh++] = (storage_kv){"x-ms-version", STORAGE_API_VERSION};
