@@ -364,39 +364,43 @@ blob_code blob_lease_acquire(blob_client *c, const char *container, const char *
     return rc;
 }
 
-blob_code blob_lease_renew(blob_client *c, const char *container, const char *name,
-                           const char *lease_id, blob_error *err) {
-    static const char op[] = "renew lease on";
-    if (!blob_lease_check_id(op, container, name, lease_id, "lease id", err))
+/* Renew, release and change: the current lease id, and a new one for change. */
+static blob_code blob_lease_with_id(blob_client *c, const char *op, const char *action,
+                                    const char *container, const char *name,
+                                    const char *lease_id, const char *proposed_id,
+                                    blob_error *err) {
+    if (!blob_lease_check_id(op, container, name, lease_id, "lease id", err) ||
+        (proposed_id != NULL &&
+         !blob_lease_check_id(op, container, name, proposed_id, "proposed lease id", err)))
         return BLOB_ERR_INVALID;
     storage_request req;
-    blob_lease_request(&req, op, "renew", container, name);
+    blob_lease_request(&req, op, action, container, name);
     storage_request_header(&req, "x-ms-lease-id", lease_id);
+    if (proposed_id)
+        storage_request_header(&req, "x-ms-proposed-lease-id", proposed_id);
     return blob_send(c, &req, err);
+}
+
+blob_code blob_lease_renew(blob_client *c, const char *container, const char *name,
+                           const char *lease_id, blob_error *err) {
+    return blob_lease_with_id(c, "renew lease on", "renew", container, name, lease_id, NULL, err);
 }
 
 blob_code blob_lease_release(blob_client *c, const char *container, const char *name,
                              const char *lease_id, blob_error *err) {
-    static const char op[] = "release lease on";
-    if (!blob_lease_check_id(op, container, name, lease_id, "lease id", err))
-        return BLOB_ERR_INVALID;
-    storage_request req;
-    blob_lease_request(&req, op, "release", container, name);
-    storage_request_header(&req, "x-ms-lease-id", lease_id);
-    return blob_send(c, &req, err);
+    return blob_lease_with_id(c, "release lease on", "release", container, name, lease_id, NULL,
+                              err);
 }
 
 blob_code blob_lease_change(blob_client *c, const char *container, const char *name,
                             const char *lease_id, const char *proposed_id, blob_error *err) {
-    static const char op[] = "change lease on";
-    if (!blob_lease_check_id(op, container, name, lease_id, "lease id", err) ||
-        !blob_lease_check_id(op, container, name, proposed_id, "proposed lease id", err))
+    if (!proposed_id) { /* NULL would mean renew/release to the helper */
+        storage_error_set(err, BLOB_ERR_INVALID, "change lease on", name,
+                          "proposed lease id is missing");
         return BLOB_ERR_INVALID;
-    storage_request req;
-    blob_lease_request(&req, op, "change", container, name);
-    storage_request_header(&req, "x-ms-lease-id", lease_id);
-    storage_request_header(&req, "x-ms-proposed-lease-id", proposed_id);
-    return blob_send(c, &req, err);
+    }
+    return blob_lease_with_id(c, "change lease on", "change", container, name, lease_id,
+                              proposed_id, err);
 }
 
 blob_code blob_lease_break(blob_client *c, const char *container, const char *name,

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -148,4 +149,15 @@ void blob_test_server_last_request(blob_test_server *s, char *method, size_t mca
     snprintf(method, mcap, "%s", s->method);
     snprintf(path, pcap, "%s", s->path);
     pthread_mutex_unlock(&s->lock);
+}
+
+int blob_test_curl_setup(void **state) {
+    (void)state;
+    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+int blob_test_curl_teardown(void **state) {
+    (void)state;
+    curl_global_cleanup();
+    return 0;
 }

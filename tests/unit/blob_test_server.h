@@ -31,4 +31,8 @@ int blob_test_server_last(blob_test_server *s, char kind, const char *name, char
 void blob_test_server_last_request(blob_test_server *s, char *method, size_t mcap, char *path,
                                    size_t pcap);
 
+/* cmocka group setup/teardown: curl_global_init / curl_global_cleanup. */
+int blob_test_curl_setup(void **state);
+int blob_test_curl_teardown(void **state);
+
 #endif

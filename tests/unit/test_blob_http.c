@@ -7,7 +7,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -328,17 +327,6 @@ static void test_client_shared_across_threads(void **state) {
     blob_test_server_stop(s);
 }
 
-static int global_setup(void **state) {
-    (void)state;
-    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
-}
-
-static int global_teardown(void **state) {
-    (void)state;
-    curl_global_cleanup();
-    return 0;
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backoff_ms_bounds),
@@ -353,5 +341,5 @@ int main(void) {
         cmocka_unit_test(test_list_follows_markers),
         cmocka_unit_test(test_client_shared_across_threads),
     };
-    return cmocka_run_group_tests(tests, global_setup, global_teardown);
+    return cmocka_run_group_tests(tests, blob_test_curl_setup, blob_test_curl_teardown);
 }

@@ -9,7 +9,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <curl/curl.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -241,17 +240,6 @@ static void test_token_imds_unreachable_is_transient(void **state) {
     storage_token_free(t);
 }
 
-static int global_setup(void **state) {
-    (void)state;
-    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
-}
-
-static int global_teardown(void **state) {
-    (void)state;
-    curl_global_cleanup();
-    return 0;
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_token_static),
@@ -263,5 +251,5 @@ int main(void) {
         cmocka_unit_test(test_token_imds_errors_classified_without_secrets),
         cmocka_unit_test(test_token_imds_unreachable_is_transient),
     };
-    return cmocka_run_group_tests(tests, global_setup, global_teardown);
+    return cmocka_run_group_tests(tests, blob_test_curl_setup, blob_test_curl_teardown);
 }
