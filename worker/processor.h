@@ -1,0 +1,74 @@
+/* processor.h -- applies one product's queued commands under its lease.
+ *
+ * The dispatcher's `process` and `idle` callbacks for inventory commands.
+ * One run for a product (design decisions 1-4, 7, 8):
+ *   1. hold the product lease: the state blob "{productId}.json" in the
+ *      inventory container is leased itself, so every write is fenced. Held
+ *      elsewhere -> the product is retried after a backoff with jitter,
+ *      other products go on. A product whose blob does not exist is only
+ *      created for a batch containing a restock; other commands on it are
+ *      rejected ("unknown_product") without a lease or a blob.
+ *   2. read the state once per lease (cached while the lease is held) and
+ *      publish any events left in its outbox by an earlier holder;
+ *   3. apply the whole batch in memory (inventory_apply), ONE lease_write;
+ *   4. publish the batch's events and wait for Kafka's acknowledgements;
+ *      clear the outbox in memory (persisted by the next write, or by the
+ *      idle release);
+ *   5. finish the commands' offsets in the offset tracker.
+ * Any failure before step 5 leaves the commands queued; they run again
+ * after a backoff, from state re-read from the blob (replays are recognised
+ * by the applied offsets, so nothing applies twice). A lost lease (callback
+ * or a fenced write refused) abandons the batch before writing, drops the
+ * cached state and re-acquires later: the commands stay in this worker's
+ * queue and are applied once the lease is back, or dropped if their
+ * partition is revoked first, in which case the new owner consumes them
+ * again from the last stored offset.
+ * `idle` persists a cleared outbox, then logs "Releasing lease ..." and
+ * releases.
+ */
+#ifndef LEASEHOLD_WORKER_PROCESSOR_H
+#define LEASEHOLD_WORKER_PROCESSOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dispatcher.h"
+#include "leasehold/inventory_schema.h"
+#include "leasehold/lease.h"
+#include "offset_tracker.h"
+#include "publisher.h"
+
+/* One consumed command; owned by the dispatcher once submitted. */
+typedef struct work_item {
+    inv_command cmd;
+    char topic[256];
+    int32_t partition;
+    int64_t offset;
+    int64_t received_ms; /* monotonic, for the latency metric */
+} work_item;
+
+typedef struct processor_options {
+    lease_manager *leases;  /* borrowed */
+    const char *container;  /* product state container */
+    publisher *pub;         /* borrowed */
+    offset_tracker *tracker; /* borrowed */
+    size_t max_batch;
+    int retry_base_ms, retry_max_ms;
+} processor_options;
+
+typedef struct processor processor;
+
+processor *processor_new(const processor_options *opts);
+/* Call after dispatcher_free (which releases every product). NULL is a no-op. */
+void processor_free(processor *p);
+
+/* The dispatcher callbacks bound to `p`. */
+dispatcher_ops processor_dispatcher_ops(processor *p);
+
+/* 0 after a storage failure until the next storage success. */
+int processor_storage_healthy(processor *p);
+
+/* {"leases":[{"name","productId","leaseId","epoch","expiresInMs","renewals"}]}, malloc'd. */
+char *processor_leases_json(processor *p);
+
+#endif

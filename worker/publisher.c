@@ -1,0 +1,256 @@
+/* publisher.c -- idempotent Kafka producer for events and dead letters
+ * (see publisher.h).
+ *
+ * Every message carries a small heap "ticket" as its opaque: for events it
+ * points at the waiting batch (a counter with a condition variable), for
+ * dead letters it holds a copy of the record so a failed delivery can be
+ * produced again from the delivery-report callback. The polling thread calls
+ * rd_kafka_poll() in a loop, which is where delivery reports run.
+ */
+#include "publisher.h"
+
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+typedef struct pub_batch {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t remaining;
+    int failed;
+    char error[256];
+} pub_batch;
+
+typedef struct pub_ticket {
+    pub_batch *batch;       /* events */
+    char *key, *record;     /* dead letters: kept to re-send */
+    size_t key_len;
+    void (*done)(void *opaque);
+    void *opaque;
+} pub_ticket;
+
+struct publisher {
+    rd_kafka_t *rk;
+    char *events_topic, *dlq_topic;
+    pthread_t poller;
+    atomic_int stop;
+    atomic_int healthy;
+};
+
+static int pub_produce_dead_letter(publisher *p, pub_ticket *t)
+{
+    rd_kafka_resp_err_t rc = rd_kafka_producev(
+        p->rk, RD_KAFKA_V_TOPIC(p->dlq_topic), RD_KAFKA_V_KEY(t->key, t->key_len),
+        RD_KAFKA_V_VALUE(t->record, strlen(t->record)), RD_KAFKA_V_OPAQUE(t), RD_KAFKA_V_END);
+    return rc == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : -1;
+}
+
+static void pub_ticket_free(pub_ticket *t)
+{
+    free(t->key);
+    free(t->record);
+    free(t);
+}
+
+/* Runs on the polling thread. */
+static void pub_delivery_report(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    publisher *p = opaque;
+    pub_ticket *t = m->_private;
+    (void)rk;
+    atomic_store(&p->healthy, m->err == RD_KAFKA_RESP_ERR_NO_ERROR);
+    if (t->batch) {
+        pub_batch *b = t->batch;
+        pthread_mutex_lock(&b->mu);
+        if (m->err && !b->failed) {
+            b->failed = 1;
+            snprintf(b->error, sizeof(b->error), "deliver event to %s: %s",
+                     rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+        }
+        if (--b->remaining == 0)
+            pthread_cond_broadcast(&b->cv);
+        pthread_mutex_unlock(&b->mu);
+        free(t);
+        return;
+    }
+    if (m->err) {
+        /* A dead letter must not be lost: its offset is finished only once
+         * it is delivered, so keep trying. */
+        log_warn("dead letter delivery failed (%s); sending again", rd_kafka_err2str(m->err));
+        if (!atomic_load(&p->stop) && pub_produce_dead_letter(p, t) == 0)
+            return;
+        pub_ticket_free(t);
+        return;
+    }
+    t->done(t->opaque);
+    pub_ticket_free(t);
+}
+
+static void *pub_poll_thread(void *arg)
+{
+    publisher *p = arg;
+    while (!atomic_load(&p->stop))
+        rd_kafka_poll(p->rk, 100);
+    return NULL;
+}
+
+static int pub_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *err,
+                        size_t errlen)
+{
+    char detail[256];
+    if (rd_kafka_conf_set(conf, name, value, detail, sizeof(detail)) != RD_KAFKA_CONF_OK) {
+        snprintf(err, errlen, "producer config %s: %s", name, detail);
+        return -1;
+    }
+    return 0;
+}
+
+publisher *publisher_new(const publisher_options *opts, char *err, size_t errlen)
+{
+    publisher *p = calloc(1, sizeof(*p));
+    if (p == NULL) {
+        snprintf(err, errlen, "publisher: out of memory");
+        return NULL;
+    }
+    atomic_init(&p->healthy, 1);
+    p->events_topic = strdup(opts->events_topic);
+    p->dlq_topic = strdup(opts->dlq_topic);
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char timeout[32];
+    snprintf(timeout, sizeof(timeout), "%d", opts->delivery_timeout_ms);
+    if (pub_conf_set(conf, "bootstrap.servers", opts->brokers, err, errlen) != 0 ||
+        pub_conf_set(conf, "client.id", opts->client_id, err, errlen) != 0 ||
+        pub_conf_set(conf, "enable.idempotence", "true", err, errlen) != 0 ||
+        pub_conf_set(conf, "acks", "all", err, errlen) != 0 ||
+        pub_conf_set(conf, "linger.ms", "2", err, errlen) != 0 ||
+        pub_conf_set(conf, "message.timeout.ms", timeout, err, errlen) != 0) {
+        rd_kafka_conf_destroy(conf);
+        goto err;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, pub_delivery_report);
+    rd_kafka_conf_set_opaque(conf, p);
+    char detail[256];
+    p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, detail, sizeof(detail));
+    if (p->rk == NULL) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(err, errlen, "create producer: %s", detail);
+        goto err;
+    }
+    if (pthread_create(&p->poller, NULL, pub_poll_thread, p) != 0) {
+        snprintf(err, errlen, "create producer: cannot start polling thread");
+        rd_kafka_destroy(p->rk);
+        p->rk = NULL;
+        goto err;
+    }
+    return p;
+err:
+    free(p->events_topic);
+    free(p->dlq_topic);
+    free(p);
+    return NULL;
+}
+
+void publisher_free(publisher *p, int timeout_ms)
+{
+    if (p == NULL)
+        return;
+    rd_kafka_flush(p->rk, timeout_ms); /* serves delivery reports itself */
+    atomic_store(&p->stop, 1);
+    pthread_join(p->poller, NULL);
+    if (rd_kafka_outq_len(p->rk) > 0)
+        log_warn("producer closing with %d undelivered messages", rd_kafka_outq_len(p->rk));
+    rd_kafka_destroy(p->rk); /* purges what is left; its tickets' owners replay */
+    free(p->events_topic);
+    free(p->dlq_topic);
+    free(p);
+}
+
+int publisher_send_events(publisher *p, const inv_event *events, size_t n, char *err, size_t errlen)
+{
+    if (n == 0)
+        return 0;
+    pub_batch b;
+    memset(&b, 0, sizeof(b));
+    pthread_mutex_init(&b.mu, NULL);
+    pthread_cond_init(&b.cv, NULL);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        char *json = inv_event_encode(&events[i]);
+        pub_ticket *t = calloc(1, sizeof(*t));
+        if (json == NULL || t == NULL) {
+            free(json);
+            free(t);
+            snprintf(err, errlen, "encode event %s: out of memory", events[i].event_id);
+            rc = -1;
+            break;
+        }
+        t->batch = &b;
+        pthread_mutex_lock(&b.mu);
+        b.remaining++;
+        pthread_mutex_unlock(&b.mu);
+        rd_kafka_resp_err_t perr = rd_kafka_producev(
+            p->rk, RD_KAFKA_V_TOPIC(p->events_topic),
+            RD_KAFKA_V_KEY(events[i].product_id, strlen(events[i].product_id)),
+            RD_KAFKA_V_VALUE(json, strlen(json)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
+            RD_KAFKA_V_OPAQUE(t), RD_KAFKA_V_END);
+        if (perr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            free(json);
+            free(t);
+            pthread_mutex_lock(&b.mu);
+            b.remaining--;
+            pthread_mutex_unlock(&b.mu);
+            atomic_store(&p->healthy, 0);
+            snprintf(err, errlen, "produce event to %s: %s", p->events_topic, rd_kafka_err2str(perr));
+            rc = -1;
+            break;
+        }
+    }
+    /* Wait for every report we queued, even after an error: the reports
+     * point at `b`, which lives on this stack frame. */
+    pthread_mutex_lock(&b.mu);
+    while (b.remaining > 0)
+        pthread_cond_wait(&b.cv, &b.mu);
+    if (b.failed && rc == 0) {
+        snprintf(err, errlen, "%s", b.error);
+        rc = -1;
+    }
+    pthread_mutex_unlock(&b.mu);
+    pthread_cond_destroy(&b.cv);
+    pthread_mutex_destroy(&b.mu);
+    return rc;
+}
+
+int publisher_send_dead_letter(publisher *p, const char *key, size_t key_len, const char *record,
+                               void (*done)(void *opaque), void *opaque)
+{
+    pub_ticket *t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return -1;
+    t->record = strdup(record);
+    t->key = key_len ? malloc(key_len) : NULL;
+    if (t->record == NULL || (key_len && t->key == NULL)) {
+        pub_ticket_free(t);
+        return -1;
+    }
+    if (key_len)
+        memcpy(t->key, key, key_len);
+    t->key_len = key_len;
+    t->done = done;
+    t->opaque = opaque;
+    if (pub_produce_dead_letter(p, t) != 0) {
+        pub_ticket_free(t);
+        atomic_store(&p->healthy, 0);
+        return -1;
+    }
+    return 0;
+}
+
+int publisher_healthy(publisher *p)
+{
+    return atomic_load(&p->healthy);
+}

@@ -1,0 +1,508 @@
+/* worker.c -- consumer group member and lifecycle of inventory-worker
+ * (see worker.h).
+ *
+ * The consume loop runs on the caller's thread: it polls the high-level
+ * consumer, turns each message into a work item for the dispatcher (or a
+ * dead letter), and every OFFSET_STORE_MS stores the positions the offset
+ * tracker allows (auto-commit then commits stored offsets only, since
+ * enable.auto.offset.store=false). Back-pressure: above worker.max_queued
+ * queued commands the assignment is paused, and resumed below half of it.
+ *
+ * Rebalances (cooperative-sticky, incremental): on assignment the
+ * partitions are tracked and added; on revocation this worker first drains
+ * that partition's queued work (bounded by worker.drain_timeout), drops
+ * what did not finish (the next owner consumes it again from the stored
+ * offset; the product lease serialises the two), commits the finished
+ * prefix, releases the leases of products with nothing left to do, and
+ * only then gives the partitions up. A lost assignment (session timed out)
+ * skips the drain and the commit: another member already owns it.
+ */
+#include "worker.h"
+
+#include <librdkafka/rdkafka.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dispatcher.h"
+#include "log.h"
+#include "metrics.h"
+#include "offset_tracker.h"
+#include "processor.h"
+#include "publisher.h"
+
+#define OFFSET_STORE_MS 200
+#define POLL_MS 100
+#define KAFKA_ERROR_MEMORY_MS 15000 /* readiness stays false this long after a broker error */
+
+struct worker {
+    const config *cfg;
+    lease_manager *leases;
+    rd_kafka_t *rk;
+    publisher *pub;
+    offset_tracker *tracker;
+    processor *proc;
+    dispatcher *disp;
+    int64_t drain_timeout_ms;
+    size_t max_queued;
+    int paused;
+    atomic_llong kafka_error_at; /* monotonic ms of the last broker-level error, 0 = none since */
+    atomic_int stopping;
+    atomic_llong loop_tick;
+};
+
+static int64_t wk_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int wk_item_in_list(const void *item, void *arg)
+{
+    const work_item *it = item;
+    const rd_kafka_topic_partition_list_t *parts = arg;
+    return rd_kafka_topic_partition_list_find(parts, it->topic, it->partition) != NULL;
+}
+
+/* Commits the tracker's positions for `parts` (synchronously). */
+static void wk_commit_partitions(worker *w, rd_kafka_topic_partition_list_t *parts)
+{
+    rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_new(parts->cnt);
+    for (int i = 0; i < parts->cnt; i++) {
+        int64_t pos = offset_tracker_position(w->tracker, parts->elems[i].topic, parts->elems[i].partition);
+        if (pos >= 0)
+            rd_kafka_topic_partition_list_add(offsets, parts->elems[i].topic, parts->elems[i].partition)
+                ->offset = pos;
+    }
+    if (offsets->cnt > 0) {
+        rd_kafka_resp_err_t err = rd_kafka_commit(w->rk, offsets, 0);
+        if (err)
+            log_warn("Commit of revoked partitions failed: %s", rd_kafka_err2str(err));
+    }
+    rd_kafka_topic_partition_list_destroy(offsets);
+}
+
+static void wk_log_partitions(const char *what, const rd_kafka_topic_partition_list_t *parts)
+{
+    char buf[1024];
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < parts->cnt && n < sizeof(buf) - 64; i++)
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s/%d", i ? " " : "",
+                              parts->elems[i].topic, parts->elems[i].partition);
+    log_info("%s: %s", what, parts->cnt ? buf : "(none)");
+}
+
+static void wk_revoke(worker *w, rd_kafka_topic_partition_list_t *parts, int lost)
+{
+    wk_log_partitions(lost ? "Partitions lost" : "Partitions revoked, draining", parts);
+    if (!lost && dispatcher_wait_drained(w->disp, wk_item_in_list, parts, w->drain_timeout_ms) != 0)
+        log_warn("Drain of revoked partitions timed out; unfinished commands go to the next owner");
+    size_t dropped = dispatcher_drop(w->disp, wk_item_in_list, parts);
+    if (dropped)
+        log_info("Dropped %zu queued commands of revoked partitions", dropped);
+    if (!lost)
+        wk_commit_partitions(w, parts);
+    for (int i = 0; i < parts->cnt; i++)
+        offset_tracker_revoke(w->tracker, parts->elems[i].topic, parts->elems[i].partition);
+    dispatcher_release_idle(w->disp, w->drain_timeout_ms);
+}
+
+/* Runs on the consume loop's thread, inside rd_kafka_consumer_poll. */
+static void wk_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    worker *w = opaque;
+    int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    rd_kafka_error_t *error = NULL;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        wk_log_partitions("Partitions assigned", parts);
+        for (int i = 0; i < parts->cnt; i++)
+            offset_tracker_assign(w->tracker, parts->elems[i].topic, parts->elems[i].partition);
+        if (cooperative)
+            error = rd_kafka_incremental_assign(rk, parts);
+        else
+            rd_kafka_assign(rk, parts);
+        if (w->paused)
+            rd_kafka_pause_partitions(rk, parts);
+    } else {
+        wk_revoke(w, parts, rd_kafka_assignment_lost(rk));
+        if (cooperative)
+            error = rd_kafka_incremental_unassign(rk, parts);
+        else
+            rd_kafka_assign(rk, NULL);
+    }
+    if (error) {
+        log_error("Rebalance: %s", rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+    }
+}
+
+static void wk_store_one(const char *topic, int32_t partition, int64_t position, void *opaque)
+{
+    rd_kafka_topic_partition_list_add(opaque, topic, partition)->offset = position;
+}
+
+static void wk_store_offsets(worker *w)
+{
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(16);
+    offset_tracker_collect(w->tracker, wk_store_one, list);
+    if (list->cnt > 0) {
+        rd_kafka_resp_err_t err = rd_kafka_offsets_store(w->rk, list);
+        if (err && err != RD_KAFKA_RESP_ERR__STATE)
+            log_warn("Storing offsets failed: %s", rd_kafka_err2str(err));
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+}
+
+static void wk_set_paused(worker *w, int pause)
+{
+    rd_kafka_topic_partition_list_t *assigned = NULL;
+    if (rd_kafka_assignment(w->rk, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    if (pause)
+        rd_kafka_pause_partitions(w->rk, assigned);
+    else
+        rd_kafka_resume_partitions(w->rk, assigned);
+    rd_kafka_topic_partition_list_destroy(assigned);
+    w->paused = pause;
+}
+
+static void wk_backpressure(worker *w)
+{
+    size_t queued = dispatcher_queued(w->disp);
+    if (!w->paused && queued >= w->max_queued) {
+        log_info("Pausing fetch: %zu commands queued", queued);
+        wk_set_paused(w, 1);
+    } else if (w->paused && queued < w->max_queued / 2) {
+        log_info("Resuming fetch: %zu commands queued", queued);
+        wk_set_paused(w, 0);
+    }
+}
+
+typedef struct wk_dead_letter_done {
+    offset_tracker *tracker;
+    char topic[256];
+    int32_t partition;
+    int64_t offset;
+} wk_dead_letter_done;
+
+static void wk_dead_letter_delivered(void *opaque)
+{
+    wk_dead_letter_done *d = opaque;
+    offset_tracker_finish(d->tracker, d->topic, d->partition, d->offset);
+    free(d);
+}
+
+/* A short fixed word for the dead-letter metric. */
+static const char *wk_reason_kind(const char *reason)
+{
+    if (strncmp(reason, "message: larger", 15) == 0)
+        return "oversize";
+    if (strncmp(reason, "message:", 8) == 0)
+        return "invalid_json";
+    if (strstr(reason, "unknown command type") != NULL)
+        return "unknown_type";
+    return "schema";
+}
+
+static void wk_dead_letter(worker *w, const rd_kafka_message_t *m, const char *topic,
+                           const char *reason)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    inv_dead_letter dl = {reason, topic, m->partition, m->offset, m->key, m->key_len,
+                          m->payload, m->len, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000};
+    char *record = inv_dead_letter_encode(&dl);
+    wk_dead_letter_done *done = calloc(1, sizeof(*done));
+    if (record == NULL || done == NULL) {
+        /* Leave the offset unfinished: the command is consumed again after
+         * a restart rather than skipped. */
+        log_error("Dead letter for %s/%d@%lld: out of memory", topic, (int)m->partition,
+                  (long long)m->offset);
+        free(record);
+        free(done);
+        return;
+    }
+    done->tracker = w->tracker;
+    snprintf(done->topic, sizeof(done->topic), "%s", topic);
+    done->partition = m->partition;
+    done->offset = m->offset;
+    log_warn("Dead letter for %s/%d@%lld: %s", topic, (int)m->partition, (long long)m->offset, reason);
+    metrics_record_dead_letter(wk_reason_kind(reason));
+    if (publisher_send_dead_letter(w->pub, m->key, m->key ? m->key_len : 0, record,
+                                   wk_dead_letter_delivered, done) != 0) {
+        log_error("Dead letter for %s/%d@%lld could not be queued", topic, (int)m->partition,
+                  (long long)m->offset);
+        free(done);
+    }
+    free(record);
+}
+
+static void wk_handle_message(worker *w, const rd_kafka_message_t *m)
+{
+    if (m->err) {
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            log_warn("Consumer: %s", rd_kafka_message_errstr(m));
+        return;
+    }
+    atomic_store(&w->kafka_error_at, 0);
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    if (offset_tracker_seen(w->tracker, topic, m->partition, m->offset) != 0) {
+        log_error("Offset tracker: out of memory");
+        return;
+    }
+    work_item *it = calloc(1, sizeof(*it));
+    char reason[512];
+    if (it == NULL) {
+        log_error("Command at %s/%d@%lld: out of memory", topic, (int)m->partition, (long long)m->offset);
+        return;
+    }
+    if (inv_command_decode(m->payload ? m->payload : "", m->len, &it->cmd, reason, sizeof(reason)) != 0) {
+        free(it);
+        wk_dead_letter(w, m, topic, reason);
+        return;
+    }
+    snprintf(it->topic, sizeof(it->topic), "%s", topic);
+    it->partition = m->partition;
+    it->offset = m->offset;
+    it->received_ms = wk_mono_ms();
+    if (dispatcher_submit(w->disp, it->cmd.product_id, it) != 0) {
+        log_error("Command at %s/%d@%lld: out of memory", topic, (int)m->partition, (long long)m->offset);
+        free(it);
+    }
+}
+
+/* librdkafka reconnects by itself; these errors only feed readiness. */
+static void wk_kafka_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    worker *w = opaque;
+    (void)rk;
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || err == RD_KAFKA_RESP_ERR__TRANSPORT ||
+        err == RD_KAFKA_RESP_ERR__RESOLVE || err == RD_KAFKA_RESP_ERR__FATAL) {
+        atomic_store(&w->kafka_error_at, wk_mono_ms());
+        log_warn("Kafka: %s", reason);
+    }
+}
+
+static int wk_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *err,
+                       size_t errlen)
+{
+    char detail[256];
+    if (rd_kafka_conf_set(conf, name, value, detail, sizeof(detail)) != RD_KAFKA_CONF_OK) {
+        snprintf(err, errlen, "consumer config %s: %s", name, detail);
+        return -1;
+    }
+    return 0;
+}
+
+static rd_kafka_t *wk_consumer_new(worker *w, const char *worker_id, char *err, size_t errlen)
+{
+    const config *cfg = w->cfg;
+    char session[32], heartbeat[32];
+    long long session_ms = config_duration_ms(cfg, "kafka.session_timeout");
+    snprintf(session, sizeof(session), "%lld", session_ms);
+    snprintf(heartbeat, sizeof(heartbeat), "%lld", session_ms / 3);
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (wk_conf_set(conf, "bootstrap.servers", config_string(cfg, "kafka.brokers"), err, errlen) ||
+        wk_conf_set(conf, "group.id", config_string(cfg, "kafka.group_id"), err, errlen) ||
+        wk_conf_set(conf, "client.id", worker_id, err, errlen) ||
+        wk_conf_set(conf, "partition.assignment.strategy", "cooperative-sticky", err, errlen) ||
+        wk_conf_set(conf, "enable.auto.offset.store", "false", err, errlen) ||
+        wk_conf_set(conf, "enable.auto.commit", "true", err, errlen) ||
+        wk_conf_set(conf, "auto.commit.interval.ms", "1000", err, errlen) ||
+        wk_conf_set(conf, "auto.offset.reset", "earliest", err, errlen) ||
+        wk_conf_set(conf, "allow.auto.create.topics", "true", err, errlen) ||
+        wk_conf_set(conf, "topic.metadata.refresh.interval.ms", "10000", err, errlen) ||
+        wk_conf_set(conf, "session.timeout.ms", session, err, errlen) ||
+        wk_conf_set(conf, "heartbeat.interval.ms", heartbeat, err, errlen)) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_conf_set_rebalance_cb(conf, wk_rebalance);
+    rd_kafka_conf_set_error_cb(conf, wk_kafka_error);
+    rd_kafka_conf_set_opaque(conf, w);
+    char detail[256];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, detail, sizeof(detail));
+    if (rk == NULL) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(err, errlen, "create consumer: %s", detail);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    return rk;
+}
+
+worker *worker_new(const config *cfg, const char *worker_id,
+                   lease_manager *leases, char *err, size_t errlen)
+{
+    worker *w = calloc(1, sizeof(*w));
+    if (w == NULL) {
+        snprintf(err, errlen, "worker: out of memory");
+        return NULL;
+    }
+    w->cfg = cfg;
+    w->leases = leases;
+    w->drain_timeout_ms = config_duration_ms(cfg, "worker.drain_timeout");
+    w->max_queued = (size_t)config_int(cfg, "worker.max_queued");
+    atomic_init(&w->kafka_error_at, 0);
+    atomic_init(&w->loop_tick, wk_mono_ms());
+
+    publisher_options po = {config_string(cfg, "kafka.brokers"), worker_id,
+                            config_string(cfg, "topic.events"), config_string(cfg, "topic.dlq"),
+                            (int)config_duration_ms(cfg, "kafka.delivery_timeout")};
+    w->pub = publisher_new(&po, err, errlen);
+    w->tracker = offset_tracker_new();
+    if (w->pub == NULL || w->tracker == NULL)
+        goto err;
+    processor_options pr = {leases,
+                            config_string(cfg, "storage.container"),
+                            w->pub,
+                            w->tracker,
+                            (size_t)config_int(cfg, "worker.max_batch"),
+                            (int)config_duration_ms(cfg, "worker.retry_base"),
+                            (int)config_duration_ms(cfg, "worker.retry_max")};
+    w->proc = processor_new(&pr);
+    if (w->proc == NULL) {
+        snprintf(err, errlen, "worker: out of memory");
+        goto err;
+    }
+    int threads = (int)config_int(cfg, "worker.threads");
+    if (threads == 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = cores > 0 ? (int)cores : 2;
+    }
+    dispatcher_ops ops = processor_dispatcher_ops(w->proc);
+    w->disp = dispatcher_new(threads, config_duration_ms(cfg, "worker.idle_release"), &ops);
+    if (w->disp == NULL) {
+        snprintf(err, errlen, "worker: cannot start %d pool threads", threads);
+        goto err;
+    }
+    w->rk = wk_consumer_new(w, worker_id, err, errlen);
+    if (w->rk == NULL)
+        goto err;
+    log_info("Worker %s: %d pool threads, group %s, brokers %s", worker_id, threads,
+             config_string(cfg, "kafka.group_id"), config_string(cfg, "kafka.brokers"));
+    return w;
+err:
+    worker_free(w);
+    return NULL;
+}
+
+static int wk_subscribe(worker *w, char *err, size_t errlen)
+{
+    static const char *const keys[] = {"topic.reservations", "topic.releases", "topic.admin"};
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(3);
+    for (size_t i = 0; i < 3; i++)
+        rd_kafka_topic_partition_list_add(topics, config_string(w->cfg, keys[i]), RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t rc = rd_kafka_subscribe(w->rk, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (rc) {
+        snprintf(err, errlen, "subscribe: %s", rd_kafka_err2str(rc));
+        return -1;
+    }
+    return 0;
+}
+
+/* SIGTERM path: stop fetching, drain, commit, release, leave the group. */
+static int wk_shutdown(worker *w, char *err, size_t errlen)
+{
+    int rc = 0;
+    atomic_store(&w->stopping, 1);
+    log_info("Shutting down: draining %zu queued commands", dispatcher_queued(w->disp));
+    wk_set_paused(w, 1);
+    if (dispatcher_wait_drained(w->disp, NULL, NULL, w->drain_timeout_ms) != 0) {
+        snprintf(err, errlen, "shutdown: drain timed out with %zu commands unfinished (they will be "
+                 "consumed again)", dispatcher_queued(w->disp));
+        log_warn("%s", err);
+        rc = -1;
+    }
+    /* Dead letters still in flight finish their offsets on delivery. */
+    int64_t end = wk_mono_ms() + w->drain_timeout_ms;
+    while (offset_tracker_pending(w->tracker, NULL, 0) > dispatcher_queued(w->disp) && wk_mono_ms() < end)
+        rd_kafka_consumer_poll(w->rk, 50); /* paused: serves callbacks only */
+    wk_store_offsets(w);
+    rd_kafka_resp_err_t cerr = rd_kafka_commit(w->rk, NULL, 0);
+    if (cerr && cerr != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        log_warn("Final commit failed: %s", rd_kafka_err2str(cerr));
+    /* Hand the products over before leaving the group, so the next owner
+     * does not wait for lease expiry. */
+    dispatcher_release_idle(w->disp, w->drain_timeout_ms);
+    rd_kafka_consumer_close(w->rk);
+    log_info("Left consumer group");
+    return rc;
+}
+
+int worker_run(worker *w, volatile sig_atomic_t *stop, char *err, size_t errlen)
+{
+    if (wk_subscribe(w, err, errlen) != 0)
+        return -1;
+    int64_t last_store = wk_mono_ms();
+    while (!*stop) {
+        int64_t now = wk_mono_ms();
+        atomic_store(&w->loop_tick, now);
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(w->rk, POLL_MS);
+        if (m) {
+            wk_handle_message(w, m);
+            rd_kafka_message_destroy(m);
+        }
+        if (now - last_store >= OFFSET_STORE_MS) {
+            wk_store_offsets(w);
+            wk_backpressure(w);
+            last_store = now;
+        }
+    }
+    return wk_shutdown(w, err, errlen);
+}
+
+void worker_free(worker *w)
+{
+    if (w == NULL)
+        return;
+    dispatcher_free(w->disp); /* releases every lease still held */
+    if (w->rk)
+        rd_kafka_destroy(w->rk);
+    publisher_free(w->pub, 10000);
+    processor_free(w->proc);
+    offset_tracker_free(w->tracker);
+    free(w);
+}
+
+int worker_ready(worker *w, char *reason, size_t cap)
+{
+    if (atomic_load(&w->stopping)) {
+        snprintf(reason, cap, "shutting down");
+        return 0;
+    }
+    long long err_at = atomic_load(&w->kafka_error_at);
+    if ((err_at != 0 && wk_mono_ms() - err_at < KAFKA_ERROR_MEMORY_MS) || !publisher_healthy(w->pub)) {
+        snprintf(reason, cap, "kafka: unreachable or failing");
+        return 0;
+    }
+    if (!processor_storage_healthy(w->proc)) {
+        snprintf(reason, cap, "storage: unreachable or failing");
+        return 0;
+    }
+    return 1;
+}
+
+int worker_alive(worker *w)
+{
+    /* The loop polls every POLL_MS; a rebalance drain may hold it for up
+     * to the drain timeout. */
+    return wk_mono_ms() - atomic_load(&w->loop_tick) < w->drain_timeout_ms + 10000;
+}
+
+void worker_collect_metrics(worker *w)
+{
+    metrics_record_leases_held(lease_manager_held_count(w->leases));
+}
+
+char *worker_leases_json(worker *w)
+{
+    return processor_leases_json(w->proc);
+}

@@ -1,0 +1,43 @@
+/* worker.h -- the inventory worker process: Kafka consumer group member,
+ * dispatcher, product processor and event publisher wired together.
+ *
+ * worker_new() connects nothing yet beyond creating clients; worker_run()
+ * consumes until *stop becomes non-zero, then shuts down gracefully:
+ * stops fetching, drains in-flight work (bounded by worker.drain_timeout),
+ * stores and commits offsets, releases every product lease, leaves the
+ * group, flushes the producer.
+ *
+ * Threads: worker_run on one thread; worker_ready / worker_alive /
+ * worker_leases_json from any thread (the admin endpoint's).
+ */
+#ifndef LEASEHOLD_WORKER_WORKER_H
+#define LEASEHOLD_WORKER_WORKER_H
+
+#include <signal.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "leasehold/blob.h"
+#include "leasehold/lease.h"
+
+typedef struct worker worker;
+
+/* `leases` is borrowed and must outlive the worker. NULL with
+ * `err` on failure. */
+worker *worker_new(const config *cfg, const char *worker_id,
+                   lease_manager *leases, char *err, size_t errlen);
+/* 0 after a clean shutdown, -1 when the drain timed out or a fatal error
+ * stopped the loop (err says which). */
+int worker_run(worker *w, volatile sig_atomic_t *stop, char *err, size_t errlen);
+void worker_free(worker *w); /* NULL is a no-op */
+
+/* Readiness: 1, or 0 with `reason` filled. */
+int worker_ready(worker *w, char *reason, size_t cap);
+/* Liveness: 1 while the consume loop turns. */
+int worker_alive(worker *w);
+/* Refreshes gauges read on demand (leases held) before /metrics renders. */
+void worker_collect_metrics(worker *w);
+/* Product leases held by this worker, malloc'd JSON. */
+char *worker_leases_json(worker *w);
+
+#endif
