@@ -39,12 +39,13 @@
 struct blob_http {
     blob_http_options opts;
     char *ca_file;
-    pthread_mutex_t lock; /* guards idle, nidle, fault_*, attempts */
+    pthread_mutex_t lock; /* guards idle, nidle, fault_*, attempts, connects */
     CURL *idle[BLOB_HTTP_POOL_MAX];
     int nidle;
     blob_fault fault_kind;
     int fault_count;
     long attempts;
+    long connects; /* new TCP connections opened: shows keep-alive reuse */
 };
 
 blob_http *blob_http_new(const blob_http_options *opts) {
@@ -81,8 +82,11 @@ static CURL *blob_http_borrow(blob_http *h) {
 }
 
 static void blob_http_return(blob_http *h, CURL *curl) {
+    long connects = 0;
+    curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &connects);
     curl_easy_reset(curl);
     pthread_mutex_lock(&h->lock);
+    h->connects += connects;
     if (h->nidle < BLOB_HTTP_POOL_MAX) {
         h->idle[h->nidle++] = curl;
         curl = NULL;
@@ -102,6 +106,13 @@ void blob_client_inject_fault(blob_client *c, blob_fault kind, int count) {
 long blob_client_attempts(blob_client *c) {
     pthread_mutex_lock(&c->http->lock);
     long n = c->http->attempts;
+    pthread_mutex_unlock(&c->http->lock);
+    return n;
+}
+
+long blob_client_connections(blob_client *c) {
+    pthread_mutex_lock(&c->http->lock);
+    long n = c->http->connects;
     pthread_mutex_unlock(&c->http->lock);
     return n;
 }

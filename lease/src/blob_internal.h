@@ -210,6 +210,8 @@ typedef enum blob_fault { BLOB_FAULT_NONE = 0, BLOB_FAULT_CONNECT, BLOB_FAULT_50
 void blob_client_inject_fault(blob_client *c, blob_fault kind, int count);
 /* Requests attempted (sent or failed by injection) since creation; for tests. */
 long blob_client_attempts(blob_client *c);
+/* TCP connections opened since creation (keep-alive keeps this low). */
+long blob_client_connections(blob_client *c);
 
 /* The pool and settings blob_http.c needs; owned by blob_client. */
 typedef struct blob_http blob_http;

@@ -12,11 +12,13 @@
 #include <cmocka.h>
 
 #include <curl/curl.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "leasehold/blob.h"
+#include "lease/src/blob_internal.h"
 
 #define GUID_A "11111111-1111-4111-8111-111111111111"
 #define GUID_B "22222222-2222-4222-8222-222222222222"
@@ -329,6 +331,88 @@ static void test_retries_against_closed_port_end_transient(void **state) {
     blob_client_free(c);
 }
 
+static void test_large_blob_and_keep_alive(void **state) {
+    fixture *f = *state;
+    blob_error e;
+    size_t big = 3u << 20; /* 3 MiB: no Expect: 100-continue round trip, one body */
+    char *payload = malloc(big);
+    assert_non_null(payload);
+    for (size_t i = 0; i < big; i++)
+        payload[i] = (char)('a' + i % 26);
+    long before = blob_client_connections(f->c);
+    assert_int_equal(blob_put(f->c, f->container, "big.bin", payload, big, NULL, NULL, NULL, NULL,
+                              &e),
+                     BLOB_OK);
+    for (int i = 0; i < 20; i++) {
+        char *data;
+        size_t len;
+        assert_int_equal(blob_get(f->c, f->container, "big.bin", NULL, &data, &len, NULL, &e),
+                         BLOB_OK);
+        assert_int_equal(len, big);
+        assert_memory_equal(data, payload, big);
+        free(data);
+    }
+    /* 21 sequential requests on an open keep-alive connection: none new */
+    assert_int_equal(blob_client_connections(f->c), before);
+    free(payload);
+}
+
+/* An account SAS (blob service, all resource types) signed here with
+ * OpenSSL, independently of the client's SharedKey code. */
+static void make_account_sas(const char *perms, const char *key_b64, char *out, size_t cap) {
+    char sts[256];
+    snprintf(sts, sizeof sts, "devstoreaccount1\n%s\nb\nsco\n\n2099-01-01T00:00:00Z\n\n\n"
+             "2021-12-02\n\n", perms);
+    unsigned char key[64], mac[32];
+    size_t b64len = strlen(key_b64);
+    int klen = EVP_DecodeBlock(key, (const unsigned char *)key_b64, (int)b64len);
+    klen -= (key_b64[b64len - 1] == '=') + (key_b64[b64len - 2] == '='); /* padding */
+    unsigned int mlen = 0;
+    HMAC(EVP_sha256(), key, klen, (const unsigned char *)sts, strlen(sts), mac, &mlen);
+    char sig[64];
+    EVP_EncodeBlock((unsigned char *)sig, mac, (int)mlen);
+    char *esc = curl_easy_escape(NULL, sig, 0);
+    snprintf(out, cap, "sv=2021-12-02&ss=b&srt=sco&sp=%s&se=2099-01-01T00:00:00Z&sig=%s", perms,
+             esc);
+    curl_free(esc);
+}
+
+static void test_sas_token_auth(void **state) {
+    fixture *f = *state;
+    char sas[256], cs[512];
+    make_account_sas("rwdlac", STORAGE_DEV_KEY, sas, sizeof sas);
+    snprintf(cs, sizeof cs, "BlobEndpoint=%s;SharedAccessSignature=%s", STORAGE_DEV_ENDPOINT, sas);
+    blob_client_options o;
+    blob_client_options_init(&o);
+    o.connection_string = cs;
+    blob_error e;
+    blob_client *c = blob_client_new(&o, &e);
+    assert_non_null(c);
+    assert_int_equal(blob_put(c, f->container, "sas/one", "1", 1, NULL, NULL, NULL, NULL, &e),
+                     BLOB_OK);
+    char *data;
+    size_t len;
+    assert_int_equal(blob_get(c, f->container, "sas/one", NULL, &data, &len, NULL, &e), BLOB_OK);
+    assert_string_equal(data, "1");
+    free(data);
+    char id[64];
+    assert_int_equal(blob_lease_acquire(c, f->container, "sas/one", 15, NULL, id, &e), BLOB_OK);
+    assert_int_equal(blob_lease_release(c, f->container, "sas/one", id, &e), BLOB_OK);
+    blob_client_free(c);
+
+    /* the same SAS signed with another key: 403, and the signature is not echoed */
+    make_account_sas("rwdlac", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", sas, sizeof sas);
+    o.connection_string = "BlobEndpoint=" STORAGE_DEV_ENDPOINT;
+    o.sas_token = sas;
+    c = blob_client_new(&o, &e);
+    assert_non_null(c);
+    assert_int_equal(blob_put(c, f->container, "sas/two", "2", 1, NULL, NULL, NULL, NULL, &e),
+                     BLOB_ERR_AUTH);
+    assert_int_equal(e.http_status, 403);
+    assert_null(strstr(e.message, strstr(sas, "sig=") + 4));
+    blob_client_free(c);
+}
+
 int main(void) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
@@ -341,6 +425,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_lease_facts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_respects_lease, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_prefix_and_paging, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_large_blob_and_keep_alive, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sas_token_auth, setup, teardown),
         cmocka_unit_test(test_retries_against_closed_port_end_transient),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,10 +7,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "blob_test_server.h"
 #include "lease/src/blob_internal.h"
@@ -253,6 +257,56 @@ static void test_sas_token_goes_in_query_and_never_in_messages(void **state) {
     blob_test_server_stop(s);
 }
 
+static void test_keep_alive_reuses_one_connection(void **state) {
+    (void)state;
+    blob_test_reply script[] = {{200, "ok", NULL, NULL}};
+    blob_test_server *s = blob_test_server_start(script, 1);
+    blob_client *c = client_for(s, NULL);
+    for (int i = 0; i < 20; i++) {
+        char *data;
+        size_t len;
+        blob_error e;
+        assert_int_equal(blob_get(c, "c", "b", NULL, &data, &len, NULL, &e), BLOB_OK);
+        free(data);
+    }
+    assert_int_equal(blob_test_server_requests(s), 20);
+    assert_int_equal(blob_client_connections(c), 1);
+    blob_client_free(c);
+    blob_test_server_stop(s);
+}
+
+static void test_request_timeout_is_transient_and_retried(void **state) {
+    (void)state;
+    /* A socket that listens but never answers: the kernel completes the
+     * handshake, the request then times out. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof a;
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(fd, 16), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+    char cs[128];
+    snprintf(cs, sizeof cs, "BlobEndpoint=http://127.0.0.1:%d/devstoreaccount1",
+             ntohs(a.sin_port));
+    blob_client_options o;
+    blob_client_options_init(&o);
+    o.connection_string = cs;
+    o.request_timeout_ms = 100;
+    o.max_retries = 1;
+    o.retry_base_ms = 1;
+    o.retry_max_ms = 1;
+    blob_error e;
+    blob_client *c = blob_client_new(&o, &e);
+    assert_non_null(c);
+    blob_props p;
+    assert_int_equal(blob_get_properties(c, "c", "b", NULL, &p, &e), BLOB_ERR_TRANSIENT);
+    assert_int_equal(blob_client_attempts(c), 2);
+    assert_non_null(strstr(e.message, "get properties of c/b: transient failure (Operation timed out"));
+    assert_non_null(strstr(e.message, ", after 2 attempts"));
+    blob_client_free(c);
+    close(fd);
+}
+
 static int append_name(const char *name, void *opaque) {
     char *out = opaque;
     strcat(out, name);
@@ -339,6 +393,8 @@ int main(void) {
         cmocka_unit_test(test_fault_injection_connect_and_500),
         cmocka_unit_test(test_sas_token_goes_in_query_and_never_in_messages),
         cmocka_unit_test(test_list_follows_markers),
+        cmocka_unit_test(test_keep_alive_reuses_one_connection),
+        cmocka_unit_test(test_request_timeout_is_transient_and_retried),
         cmocka_unit_test(test_client_shared_across_threads),
     };
     return cmocka_run_group_tests(tests, blob_test_curl_setup, blob_test_curl_teardown);

@@ -15,6 +15,10 @@
  * never on a definitive 4xx. Lease operations are sent exactly once: the
  * lease engine retries them itself against its own safe deadline.
  *
+ * libcurl must be initialised by the program: call curl_global_init() once
+ * from main (before any thread starts and before the first blob_client_new)
+ * and curl_global_cleanup() after the last blob_client_free().
+ *
  * Every call returns a blob_code (BLOB_OK = 0) and, when `err` is not NULL,
  * fills it with the HTTP status, the storage error code parsed from the
  * x-ms-error-code header or the XML body, and a readable message of the form
@@ -104,6 +108,9 @@ void blob_client_options_init(blob_client_options *opts);
 typedef struct blob_client blob_client;
 
 /* Parses the options and prepares the connection pool. Strings are copied.
+ * Auth precedence: a bearer source (exactly one of bearer_token,
+ * bearer_token_file, use_managed_identity; needs an https endpoint) >
+ * sas_token > the string's SharedAccessSignature > its AccountKey.
  * Returns NULL and fills `err` (naming the bad connection-string part or
  * option) on failure. */
 blob_client *blob_client_new(const blob_client_options *opts, blob_error *err);
@@ -126,7 +133,8 @@ blob_code blob_put(blob_client *c, const char *container, const char *name, cons
                    const blob_conditions *cond, char *etag_out, blob_error *err);
 
 /* Get Blob. On success *data is malloc'd (NUL-terminated for convenience,
- * *len excludes the NUL) and owned by the caller; `props` may be NULL. */
+ * *len excludes the NUL) and owned by the caller; `props` may be NULL.
+ * An If-None-Match that matches (HTTP 304) gives BLOB_ERR_PRECONDITION. */
 blob_code blob_get(blob_client *c, const char *container, const char *name,
                    const blob_conditions *cond, char **data, size_t *len, blob_props *props,
                    blob_error *err);
@@ -143,8 +151,8 @@ blob_code blob_delete(blob_client *c, const char *container, const char *name,
                       const blob_conditions *cond, blob_error *err);
 
 /* Lease operations (sent once, never retried here). `duration_s` is 15..60
- * or -1 (infinite) and is always sent. `proposed_id` must be a GUID.
- * `lease_id_out` has room for 64 bytes. */
+ * or -1 (infinite) and is always sent. `proposed_id` must be a GUID (NULL:
+ * a random one is made). `lease_id_out` has room for 64 bytes. */
 blob_code blob_lease_acquire(blob_client *c, const char *container, const char *name,
                              int duration_s, const char *proposed_id, char *lease_id_out,
                              blob_error *err);
