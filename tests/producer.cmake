@@ -4,4 +4,13 @@ if(TARGET leasehold_producer)
     leasehold_test(NAME test_producer_${t} LABEL unit
       SOURCES unit/test_producer_${t}.c LIBS leasehold_producer)
   endforeach()
+
+  find_package(Python3 COMPONENTS Interpreter)
+  if(Python3_Interpreter_FOUND)
+    # Real Kafka, private topics; a fake worker scripted in Python.
+    leasehold_test(NAME test_producer_publish LABEL integration TIMEOUT 300
+      COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_producer_publish.py)
+    leasehold_test(NAME test_gateway LABEL integration TIMEOUT 300
+      COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_gateway.py)
+  endif()
 endif()

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "leasehold/blob.h"
+#include "log.h"
 
 typedef struct tracker_entry {
     struct tracker_entry *next;
@@ -111,6 +112,8 @@ static void tracker_handle_event(tracker *t, const rd_kafka_message_t *m) {
     inv_event ev;
     char err[256];
     if (inv_event_decode(m->payload, m->len, &ev, err, sizeof(err)) != 0) {
+        log_debug("event at %s/%d@%lld ignored: %s", rd_kafka_topic_name(m->rkt),
+                  (int)m->partition, (long long)m->offset, err);
         pthread_mutex_lock(&t->mu);
         t->counts.undecodable++;
         pthread_mutex_unlock(&t->mu);
@@ -153,6 +156,8 @@ static void *tracker_main(void *arg) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(t->rk, 100);
         if (!m)
             continue;
+        if (m->err)
+            log_debug("events consumer: %s", rd_kafka_message_errstr(m));
         if (!m->err) {
             if (!strcmp(rd_kafka_topic_name(m->rkt), t->events_topic)) {
                 tracker_handle_event(t, m);

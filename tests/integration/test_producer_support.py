@@ -1,0 +1,131 @@
+"""test_producer_support.py -- shared helpers for the producer and gateway
+integration tests (not a test itself).
+
+Everything talks to the real Kafka on 127.0.0.1:9092 through kcat, on topics
+with a random suffix so tests can run concurrently. A FakeWorker stands in
+for inventory-worker: it reads commands from the command topics and answers
+with outcome events produced by a test-supplied script, so the producer and
+the gateway can be checked against exact, scripted outcomes.
+"""
+import hashlib
+import json
+import os
+import subprocess
+import threading
+import time
+import uuid
+
+BROKERS = os.environ.get("LEASEHOLD_KAFKA_BROKERS", "127.0.0.1:9092")
+SOURCE = os.environ.get("LEASEHOLD_SOURCE_DIR",
+                        os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+BIN = os.environ.get("LEASEHOLD_BIN", os.path.join(SOURCE, "build", "bin"))
+PRODUCER = os.path.join(BIN, "inventory-producer")
+
+
+def suffix():
+    return uuid.uuid4().hex[:10]
+
+
+def topic_env(sfx):
+    """LEASEHOLD_TOPIC_* for a private set of topics."""
+    names = {k: "ptest.%s.%s" % (k, sfx) for k in ("reservations", "releases", "admin", "events", "dlq")}
+    env = {"LEASEHOLD_TOPIC_" + k.upper(): v for k, v in names.items()}
+    return names, env
+
+
+def create_topics(names):
+    """The broker auto-creates topics on first produce; a marker record makes
+    each exist before a consumer asks for its metadata."""
+    for name in names:
+        subprocess.run(["kcat", "-P", "-b", BROKERS, "-t", name, "-k", "_"], input=b"marker\n",
+                       check=True, timeout=30)
+
+
+def read_topic(topic, timeout=30):
+    """Every record of a topic as (key, value-string), markers skipped."""
+    out = subprocess.run(["kcat", "-C", "-b", BROKERS, "-t", topic, "-o", "beginning", "-e", "-q",
+                          "-f", "%k\t%s\n"], capture_output=True, check=True, timeout=timeout)
+    rows = []
+    for line in out.stdout.decode().splitlines():
+        key, _, value = line.partition("\t")
+        if key != "_":
+            rows.append((key, value))
+    return rows
+
+
+def event_id(command_id, event_type):
+    return hashlib.sha256(("%s|%s" % (command_id, event_type)).encode()).hexdigest()[:32]
+
+
+def make_event(cmd, event_type, total, available, reserved, epoch=7, **extra):
+    ev = {"schemaVersion": 1, "type": event_type, "eventId": event_id(cmd["commandId"], event_type),
+          "commandId": cmd["commandId"], "productId": cmd["productId"],
+          "quantity": cmd.get("quantity", 0), "total": total, "available": available,
+          "reserved": reserved, "epoch": epoch, "timestampMs": int(time.time() * 1000)}
+    ev.update(extra)
+    return ev
+
+
+def run_producer(args, env_extra, timeout=60):
+    env = dict(os.environ)
+    env.update(env_extra)
+    return subprocess.run([PRODUCER] + args, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+class FakeWorker:
+    """Consumes command topics and publishes the events `script(cmd)` returns.
+
+    `seen` collects every decoded command in arrival order."""
+
+    def __init__(self, command_topics, events_topic, script):
+        self.script = script
+        self.seen = []
+        self.lock = threading.Lock()
+        self.events_topic = events_topic
+        self.consumers = []
+        self.threads = []
+        for topic in command_topics:
+            p = subprocess.Popen(["kcat", "-C", "-b", BROKERS, "-t", topic, "-o", "beginning", "-u",
+                                  "-q", "-f", "%k\t%s\n"], stdout=subprocess.PIPE, text=True)
+            t = threading.Thread(target=self._serve, args=(p,), daemon=True)
+            self.consumers.append(p)
+            self.threads.append(t)
+            t.start()
+
+    def _serve(self, proc):
+        for line in proc.stdout:
+            key, _, value = line.rstrip("\n").partition("\t")
+            if key == "_":
+                continue
+            try:
+                cmd = json.loads(value)
+            except ValueError:
+                continue
+            with self.lock:
+                self.seen.append(cmd)
+                events = self.script(cmd)
+            # One kcat per event: kcat -P reads stdin in blocks and would hold
+            # a single line back until more input or EOF.
+            for ev in events:
+                subprocess.run(["kcat", "-P", "-b", BROKERS, "-t", self.events_topic,
+                                "-k", ev["productId"]], input=json.dumps(ev).encode(),
+                               check=True, timeout=30)
+
+    def commands(self):
+        with self.lock:
+            return list(self.seen)
+
+    def stop(self):
+        for p in self.consumers:
+            p.terminate()
+            p.wait(timeout=10)
+            p.stdout.close()
+
+
+def delete_topics(sfx):
+    """Deletes this test's topics (TopicCommand from the cached Kafka jars)."""
+    script = ('LH_PROG=producer-test; . "%s/deploy/local/lib.sh"; lh_kafka_tool '
+              'org.apache.kafka.tools.TopicCommand --bootstrap-server %s --delete --topic '
+              '"ptest\\..*\\.%s"' % (SOURCE, BROKERS, sfx))
+    subprocess.run(["bash", "-c", script], capture_output=True, timeout=120)
