@@ -13,6 +13,7 @@
  */
 #include "blob_internal.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,8 +63,8 @@ blob_client *blob_client_new(const blob_client_options *opts, blob_error *err) {
     if (rc != BLOB_OK)
         return blob_client_fail(c, err, rc, msg);
 
-    const char *bearer_opt = opts->bearer_token        ? "bearer_token"
-                             : opts->bearer_token_file ? "bearer_token_file"
+    const char *bearer_opt = opts->bearer_token           ? "bearer_token"
+                             : opts->bearer_token_file    ? "bearer_token_file"
                              : opts->use_managed_identity ? "use_managed_identity"
                                                           : NULL;
     if (bearer_opt) {
@@ -92,8 +93,8 @@ blob_client *blob_client_new(const blob_client_options *opts, blob_error *err) {
         return blob_client_fail(c, err, BLOB_ERR_NOMEM, "out of memory");
     }
 
-    blob_http_options ho = {opts->ca_file,      opts->connect_timeout_ms, opts->request_timeout_ms,
-                            opts->max_retries,  opts->retry_base_ms,      opts->retry_max_ms};
+    blob_http_options ho = {opts->ca_file,     opts->connect_timeout_ms, opts->request_timeout_ms,
+                            opts->max_retries, opts->retry_base_ms,      opts->retry_max_ms};
     if (!(c->http = blob_http_new(&ho)))
         return blob_client_fail(c, err, BLOB_ERR_NOMEM, "out of memory");
     if (err)
@@ -122,13 +123,29 @@ const char *blob_client_endpoint(const blob_client *c) {
     return c->acct.endpoint;
 }
 
+/* Fails a call on container/name without a request: fills err, returns code. */
+static blob_code blob_fail(blob_error *err, blob_code code, const char *op, const char *container,
+                           const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+static blob_code blob_fail(blob_error *err, blob_code code, const char *op, const char *container,
+                           const char *name, const char *fmt, ...) {
+    char target[300], detail[200];
+    snprintf(target, sizeof target, "%s%s%s", container, name ? "/" : "", name ? name : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    storage_error_set(err, code, op, target, "%s", detail);
+    return code;
+}
+
 /* Validates container (and blob when needed); fills err naming the op. */
-static int blob_check_target(const char *op, const char *container, const char *name,
-                             int need_name, blob_error *err) {
+static int blob_check_target(const char *op, const char *container, const char *name, int need_name,
+                             blob_error *err) {
     if (!container || !*container || (need_name && (!name || !*name))) {
-        storage_error_set(err, BLOB_ERR_INVALID, op, container && *container ? container : NULL,
-                          "%s", need_name ? "container and blob name are required"
-                                          : "container name is required");
+        storage_error_set(
+            err, BLOB_ERR_INVALID, op, container && *container ? container : NULL, "%s",
+            need_name ? "container and blob name are required" : "container name is required");
         return 0;
     }
     return 1;
@@ -184,8 +201,8 @@ static blob_code blob_send(blob_client *c, const storage_request *req, blob_erro
 blob_code blob_container_create(blob_client *c, const char *container, blob_error *err) {
     if (!blob_check_target("create container", container, NULL, 0, err))
         return BLOB_ERR_INVALID;
-    storage_request req = {.method = "PUT", .op = "create container", .container = container,
-                           .retry = 1};
+    storage_request req = {
+        .method = "PUT", .op = "create container", .container = container, .retry = 1};
     storage_request_param(&req, "restype", "container");
     blob_error local;
     blob_code rc = blob_send(c, &req, err ? err : &local);
@@ -200,8 +217,8 @@ blob_code blob_container_create(blob_client *c, const char *container, blob_erro
 blob_code blob_container_delete(blob_client *c, const char *container, blob_error *err) {
     if (!blob_check_target("delete container", container, NULL, 0, err))
         return BLOB_ERR_INVALID;
-    storage_request req = {.method = "DELETE", .op = "delete container", .container = container,
-                           .retry = 1};
+    storage_request req = {
+        .method = "DELETE", .op = "delete container", .container = container, .retry = 1};
     storage_request_param(&req, "restype", "container");
     blob_code rc = blob_send(c, &req, err);
     if (rc == BLOB_ERR_NOT_FOUND) {
@@ -218,11 +235,15 @@ blob_code blob_put(blob_client *c, const char *container, const char *name, cons
     if (!blob_check_target("put", container, name, 1, err))
         return BLOB_ERR_INVALID;
     if (!data && len > 0) {
-        storage_error_set(err, BLOB_ERR_INVALID, "put", container, "data is NULL");
-        return BLOB_ERR_INVALID;
+        return blob_fail(err, BLOB_ERR_INVALID, "put", container, name, "data is NULL");
     }
-    storage_request req = {.method = "PUT", .op = "put", .container = container, .blob = name,
-                           .body = data, .body_len = len, .retry = 1};
+    storage_request req = {.method = "PUT",
+                           .op = "put",
+                           .container = container,
+                           .blob = name,
+                           .body = data,
+                           .body_len = len,
+                           .retry = 1};
     blob_meta_names names;
     storage_request_header(&req, "x-ms-blob-type", "BlockBlob");
     storage_request_header(&req, "Content-Type",
@@ -245,8 +266,8 @@ static blob_code blob_read(blob_client *c, const char *method, const char *op,
     memset(resp, 0, sizeof *resp);
     if (!blob_check_target(op, container, name, 1, err))
         return BLOB_ERR_INVALID;
-    storage_request req = {.method = method, .op = op, .container = container, .blob = name,
-                           .retry = 1};
+    storage_request req = {
+        .method = method, .op = op, .container = container, .blob = name, .retry = 1};
     blob_add_conditions(&req, cond);
     blob_code rc = blob_http_execute(c, &req, resp, err);
     if (rc == BLOB_OK && props)
@@ -263,8 +284,7 @@ blob_code blob_get(blob_client *c, const char *container, const char *name,
     blob_code rc = blob_read(c, "GET", "get", container, name, cond, &resp, props, err);
     if (rc == BLOB_OK) {
         if (!resp.body && !(resp.body = calloc(1, 1))) {
-            storage_error_set(err, BLOB_ERR_NOMEM, "get", container, "out of memory");
-            rc = BLOB_ERR_NOMEM;
+            rc = blob_fail(err, BLOB_ERR_NOMEM, "get", container, name, "out of memory");
         } else {
             *data = resp.body;
             *len = resp.body_len;
@@ -288,8 +308,8 @@ blob_code blob_set_metadata(blob_client *c, const char *container, const char *n
                             const blob_meta *meta, const blob_conditions *cond, blob_error *err) {
     if (!blob_check_target("set metadata of", container, name, 1, err))
         return BLOB_ERR_INVALID;
-    storage_request req = {.method = "PUT", .op = "set metadata of", .container = container,
-                           .blob = name, .retry = 1};
+    storage_request req = {
+        .method = "PUT", .op = "set metadata of", .container = container, .blob = name, .retry = 1};
     blob_meta_names names;
     storage_request_param(&req, "comp", "metadata");
     blob_add_meta(&req, meta, &names);
@@ -301,8 +321,8 @@ blob_code blob_delete(blob_client *c, const char *container, const char *name,
                       const blob_conditions *cond, blob_error *err) {
     if (!blob_check_target("delete", container, name, 1, err))
         return BLOB_ERR_INVALID;
-    storage_request req = {.method = "DELETE", .op = "delete", .container = container,
-                           .blob = name, .retry = 1};
+    storage_request req = {
+        .method = "DELETE", .op = "delete", .container = container, .blob = name, .retry = 1};
     blob_add_conditions(&req, cond);
     return blob_send(c, &req, err);
 }
@@ -324,9 +344,7 @@ static int blob_lease_check_id(const char *op, const char *container, const char
     if (!blob_check_target(op, container, name, 1, err))
         return 0;
     if (!id || !*id || strlen(id) >= 64) {
-        char target[300];
-        snprintf(target, sizeof target, "%s/%s", container, name);
-        storage_error_set(err, BLOB_ERR_INVALID, op, target, "%s is missing or too long", what);
+        blob_fail(err, BLOB_ERR_INVALID, op, container, name, "%s is missing or too long", what);
         return 0;
     }
     return 1;
@@ -344,9 +362,8 @@ blob_code blob_lease_acquire(blob_client *c, const char *container, const char *
     if (!blob_lease_check_id(op, container, name, proposed_id, "proposed lease id", err))
         return BLOB_ERR_INVALID;
     if (duration_s != -1 && (duration_s < 15 || duration_s > 60)) {
-        storage_error_set(err, BLOB_ERR_INVALID, op, name,
-                          "duration %d s is outside 15..60 (or -1 for infinite)", duration_s);
-        return BLOB_ERR_INVALID;
+        return blob_fail(err, BLOB_ERR_INVALID, op, container, name,
+                         "duration %d s is outside 15..60 (or -1 for infinite)", duration_s);
     }
     char duration[16];
     snprintf(duration, sizeof duration, "%d", duration_s);
@@ -366,9 +383,8 @@ blob_code blob_lease_acquire(blob_client *c, const char *container, const char *
 
 /* Renew, release and change: the current lease id, and a new one for change. */
 static blob_code blob_lease_with_id(blob_client *c, const char *op, const char *action,
-                                    const char *container, const char *name,
-                                    const char *lease_id, const char *proposed_id,
-                                    blob_error *err) {
+                                    const char *container, const char *name, const char *lease_id,
+                                    const char *proposed_id, blob_error *err) {
     if (!blob_lease_check_id(op, container, name, lease_id, "lease id", err) ||
         (proposed_id != NULL &&
          !blob_lease_check_id(op, container, name, proposed_id, "proposed lease id", err)))
@@ -395,9 +411,8 @@ blob_code blob_lease_release(blob_client *c, const char *container, const char *
 blob_code blob_lease_change(blob_client *c, const char *container, const char *name,
                             const char *lease_id, const char *proposed_id, blob_error *err) {
     if (!proposed_id) { /* NULL would mean renew/release to the helper */
-        storage_error_set(err, BLOB_ERR_INVALID, "change lease on", name,
-                          "proposed lease id is missing");
-        return BLOB_ERR_INVALID;
+        return blob_fail(err, BLOB_ERR_INVALID, "change lease on", container, name,
+                         "proposed lease id is missing");
     }
     return blob_lease_with_id(c, "change lease on", "change", container, name, lease_id,
                               proposed_id, err);
@@ -409,9 +424,8 @@ blob_code blob_lease_break(blob_client *c, const char *container, const char *na
     if (!blob_check_target(op, container, name, 1, err))
         return BLOB_ERR_INVALID;
     if (break_period_s < -1 || break_period_s > 60) {
-        storage_error_set(err, BLOB_ERR_INVALID, op, name,
-                          "break period %d s is outside 0..60 (or -1)", break_period_s);
-        return BLOB_ERR_INVALID;
+        return blob_fail(err, BLOB_ERR_INVALID, op, container, name,
+                         "break period %d s is outside 0..60 (or -1)", break_period_s);
     }
     char period[16];
     storage_request req;
@@ -462,7 +476,8 @@ blob_code blob_list(blob_client *c, const char *container, const char *prefix, i
             stop = storage_list_parse(resp.body ? resp.body : "", resp.body_len, cb, opaque, marker,
                                       sizeof marker);
             if (stop < 0) {
-                storage_error_set(err, BLOB_ERR_HTTP, op, container, "listing has an oversized name");
+                storage_error_set(err, BLOB_ERR_HTTP, op, container,
+                                  "listing has an oversized name");
                 rc = BLOB_ERR_HTTP;
             }
         }

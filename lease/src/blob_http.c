@@ -345,8 +345,8 @@ static blob_code blob_http_attempt(blob_client *c, const storage_request *req, c
             return rc;
         }
     } else if (c->acct.key && !c->sas) {
-        storage_sign_input in = {req->method, path, req->params, req->nparams, headers, nh,
-                                 req->body_len};
+        storage_sign_input in = {req->method, path, req->params,  req->nparams,
+                                 headers,     nh,   req->body_len};
         if (storage_sharedkey_authorization(c->acct.account, c->acct.key, c->acct.key_len, &in,
                                             auth, sizeof auth) != 0) {
             storage_error_set(err, BLOB_ERR_NOMEM, req->op, target, "signing failed");
@@ -384,7 +384,7 @@ static blob_code blob_http_attempt(blob_client *c, const storage_request *req, c
     }
     if (!has_type)
         list = curl_slist_append(list, "Content-Type:"); /* no curl default: it is signed */
-    list = curl_slist_append(list, "Expect:");          /* no 100-continue round trip */
+    list = curl_slist_append(list, "Expect:");           /* no 100-continue round trip */
 
     char errbuf[CURL_ERROR_SIZE];
     errbuf[0] = '\0';

@@ -33,13 +33,13 @@
 #define STORAGE_DEV_ENDPOINT "http://127.0.0.1:10000/" STORAGE_DEV_ACCOUNT
 
 typedef struct storage_account {
-    char *account;       /* account name (from AccountName or derived from the endpoint) */
-    char *endpoint;      /* base URL without trailing '/', e.g. http://127.0.0.1:10000/acct */
-    const char *path;    /* points into endpoint: its path part ("" or "/acct") */
-    int https;           /* endpoint scheme is https */
-    unsigned char *key;  /* decoded AccountKey, NULL when none */
+    char *account;      /* account name (from AccountName or derived from the endpoint) */
+    char *endpoint;     /* base URL without trailing '/', e.g. http://127.0.0.1:10000/acct */
+    const char *path;   /* points into endpoint: its path part ("" or "/acct") */
+    int https;          /* endpoint scheme is https */
+    unsigned char *key; /* decoded AccountKey, NULL when none */
     size_t key_len;
-    char *sas;           /* SharedAccessSignature without leading '?', NULL when none */
+    char *sas; /* SharedAccessSignature without leading '?', NULL when none */
 } storage_account;
 
 /* Parses a connection string. Returns BLOB_OK, or BLOB_ERR_INVALID with a
@@ -86,18 +86,17 @@ char *storage_sharedkey_string_to_sign(const char *account, const storage_sign_i
 int storage_sharedkey_sign(const unsigned char *key, size_t key_len, const char *sts, char *out,
                            size_t outlen);
 /* "SharedKey account:signature" into out; 0 or -1 on OOM/size. */
-int storage_sharedkey_authorization(const char *account, const unsigned char *key,
-                                    size_t key_len, const storage_sign_input *in, char *out,
-                                    size_t outlen);
+int storage_sharedkey_authorization(const char *account, const unsigned char *key, size_t key_len,
+                                    const storage_sign_input *in, char *out, size_t outlen);
 
 /* ---- storage_token.c --------------------------------------------------- */
 
 /* Exactly one source is set. */
 typedef struct storage_token_options {
     const char *static_token;
-    const char *file;                  /* re-read when its mtime, size or inode changes */
+    const char *file; /* re-read when its mtime, size or inode changes */
     int managed_identity;
-    const char *mi_endpoint;           /* NULL: IDENTITY_ENDPOINT (App Service) or IMDS */
+    const char *mi_endpoint; /* NULL: IDENTITY_ENDPOINT (App Service) or IMDS */
     const char *mi_client_id;
     const char *ca_file;
     long timeout_ms;
@@ -132,17 +131,16 @@ blob_code storage_status_code(long status);
  * after xml. Sets *value and *vlen to the raw content and *after past the
  * element. Returns 1 when found. A hand-written reader because the service's
  * replies need only a few flat tags and no XML library is in the stack. */
-int storage_xml_find(const char *xml, size_t len, const char *tag, const char **value,
-                     size_t *vlen, const char **after);
+int storage_xml_find(const char *xml, size_t len, const char *tag, const char **value, size_t *vlen,
+                     const char **after);
 /* Copies raw XML text into out decoding &amp; &lt; &gt; &quot; &apos; and
  * numeric references; truncates to outlen-1. Returns the decoded length. */
 size_t storage_xml_decode(const char *raw, size_t rawlen, char *out, size_t outlen);
 
 /* Fills err from a response: code, status, storage code (header first, then
  * the XML body's <Code>), message "op target: cause (HTTP 412 Code)". */
-void storage_error_from_response(blob_error *err, const char *op, const char *target,
-                                 long status, const char *header_code, const char *body,
-                                 size_t body_len);
+void storage_error_from_response(blob_error *err, const char *op, const char *target, long status,
+                                 const char *header_code, const char *body, size_t body_len);
 /* Fills err with a code and a formatted message "op target: detail". */
 void storage_error_set(blob_error *err, blob_code code, const char *op, const char *target,
                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -159,24 +157,24 @@ int storage_list_parse(const char *xml, size_t len, blob_list_cb cb, void *opaqu
 #define STORAGE_MAX_HEADERS (BLOB_META_MAX + 16)
 
 typedef struct storage_request {
-    const char *method;    /* "GET", "PUT", "HEAD", "DELETE" */
-    const char *op;        /* for messages: "put", "acquire lease on", ... */
+    const char *method; /* "GET", "PUT", "HEAD", "DELETE" */
+    const char *op;     /* for messages: "put", "acquire lease on", ... */
     const char *container;
-    const char *blob;      /* NULL for container operations */
+    const char *blob;                      /* NULL for container operations */
     storage_kv params[STORAGE_MAX_PARAMS]; /* decoded values, lower-case names */
     int nparams;
     storage_kv headers[STORAGE_MAX_HEADERS];
     int nheaders;
     const void *body;
     size_t body_len;
-    int retry;             /* data operation: retry transient failures */
+    int retry; /* data operation: retry transient failures */
 } storage_request;
 
 typedef struct storage_response {
     long status;
-    char *body;            /* NUL-terminated, malloc'd */
+    char *body; /* NUL-terminated, malloc'd */
     size_t body_len;
-    char *headers;         /* "name\0value\0" pairs, malloc'd */
+    char *headers; /* "name\0value\0" pairs, malloc'd */
     size_t headers_len;
     size_t headers_cap;
     size_t body_cap;

@@ -39,9 +39,11 @@ enum connstr_key {
 };
 
 static const char *const connstr_key_names[KEY_COUNT] = {
-    "UseDevelopmentStorage", "DefaultEndpointsProtocol", "AccountName",   "AccountKey",
-    "BlobEndpoint",          "EndpointSuffix",           "SharedAccessSignature",
-    "QueueEndpoint",         "TableEndpoint",            "FileEndpoint",
+    "UseDevelopmentStorage", "DefaultEndpointsProtocol",
+    "AccountName",           "AccountKey",
+    "BlobEndpoint",          "EndpointSuffix",
+    "SharedAccessSignature", "QueueEndpoint",
+    "TableEndpoint",         "FileEndpoint",
 };
 
 /* A part text is echoed in messages only when it cannot be a secret. */
@@ -145,8 +147,8 @@ static int connstr_split_endpoint(storage_account *a) {
 static char *connstr_account_from_endpoint(const storage_account *a) {
     const char *host = strstr(a->endpoint, "://") + 3;
     size_t hostlen = (size_t)(a->path - host);
-    int path_style = isdigit((unsigned char)host[0]) || host[0] == '[' ||
-                     strncasecmp(host, "localhost", 9) == 0;
+    int path_style =
+        isdigit((unsigned char)host[0]) || host[0] == '[' || strncasecmp(host, "localhost", 9) == 0;
     if (path_style) {
         const char *seg = a->path[0] == '/' ? a->path + 1 : a->path;
         size_t n = strcspn(seg, "/");
@@ -180,8 +182,8 @@ blob_code storage_connstr_parse(const char *text, storage_account *out, char *er
         const char *eq = memchr(s, '=', (size_t)(e - s));
         if (!eq) {
             if (connstr_part_is_echoable(s, (size_t)(e - s)))
-                return connstr_fail(err, errlen, "part %d '%.*s' has no '='", part_no,
-                                    (int)(e - s), s);
+                return connstr_fail(err, errlen, "part %d '%.*s' has no '='", part_no, (int)(e - s),
+                                    s);
             return connstr_fail(err, errlen, "part %d (%d characters) has no '='", part_no,
                                 (int)(e - s));
         }
@@ -233,10 +235,9 @@ blob_code storage_connstr_parse(const char *text, storage_account *out, char *er
         else if (vlen[KEY_PROTOCOL] == 4 && strncasecmp(val[KEY_PROTOCOL], "http", 4) == 0)
             https = 0;
         else
-            return connstr_fail(err, errlen,
-                                "DefaultEndpointsProtocol must be 'http' or 'https', got '%.*s'",
-                                vlen[KEY_PROTOCOL] > 16 ? 16 : (int)vlen[KEY_PROTOCOL],
-                                val[KEY_PROTOCOL]);
+            return connstr_fail(
+                err, errlen, "DefaultEndpointsProtocol must be 'http' or 'https', got '%.*s'",
+                vlen[KEY_PROTOCOL] > 16 ? 16 : (int)vlen[KEY_PROTOCOL], val[KEY_PROTOCOL]);
     }
     if (val[KEY_KEY] && val[KEY_SAS])
         return connstr_fail(err, errlen,
@@ -283,8 +284,9 @@ blob_code storage_connstr_parse(const char *text, storage_account *out, char *er
     if (!out->account) {
         out->account = connstr_account_from_endpoint(out);
         if (!out->account) {
-            rc = connstr_fail(err, errlen, "missing AccountName (cannot derive it from "
-                                           "BlobEndpoint)");
+            rc = connstr_fail(err, errlen,
+                              "missing AccountName (cannot derive it from "
+                              "BlobEndpoint)");
             goto err;
         }
     }

@@ -66,8 +66,8 @@ blob_code storage_status_code(long status) {
     }
 }
 
-int storage_xml_find(const char *xml, size_t len, const char *tag, const char **value,
-                     size_t *vlen, const char **after) {
+int storage_xml_find(const char *xml, size_t len, const char *tag, const char **value, size_t *vlen,
+                     const char **after) {
     size_t tlen = strlen(tag);
     const char *end = xml + len;
     for (const char *p = xml; p + tlen + 2 <= end; p++) {
@@ -203,9 +203,8 @@ void storage_error_set(blob_error *err, blob_code code, const char *op, const ch
     va_end(ap);
 }
 
-void storage_error_from_response(blob_error *err, const char *op, const char *target,
-                                 long status, const char *header_code, const char *body,
-                                 size_t body_len) {
+void storage_error_from_response(blob_error *err, const char *op, const char *target, long status,
+                                 const char *header_code, const char *body, size_t body_len) {
     if (!err)
         return;
     blob_code code = storage_status_code(status);

@@ -52,8 +52,8 @@ static int sharedkey_sorted(const storage_kv *kv, int n, int x_ms_only, const st
 
 char *storage_sharedkey_string_to_sign(const char *account, const storage_sign_input *in) {
     static const char *const standard[] = {"Content-Encoding", "Content-Language"};
-    static const char *const standard2[] = {"Content-MD5",       "Content-Type",  "Date",
-                                            "If-Modified-Since", "If-Match",      "If-None-Match",
+    static const char *const standard2[] = {"Content-MD5",         "Content-Type", "Date",
+                                            "If-Modified-Since",   "If-Match",     "If-None-Match",
                                             "If-Unmodified-Since", "Range"};
     char *buf = NULL;
     size_t len = 0;
@@ -109,9 +109,8 @@ int storage_sharedkey_sign(const unsigned char *key, size_t key_len, const char 
     return 0;
 }
 
-int storage_sharedkey_authorization(const char *account, const unsigned char *key,
-                                    size_t key_len, const storage_sign_input *in, char *out,
-                                    size_t outlen) {
+int storage_sharedkey_authorization(const char *account, const unsigned char *key, size_t key_len,
+                                    const storage_sign_input *in, char *out, size_t outlen) {
     char *sts = storage_sharedkey_string_to_sign(account, in);
     if (!sts)
         return -1;

@@ -37,15 +37,15 @@ enum storage_token_kind { TOKEN_STATIC, TOKEN_FILE, TOKEN_IMDS, TOKEN_APP_SERVIC
 
 struct storage_token {
     enum storage_token_kind kind;
-    char *source;        /* file path or endpoint URL */
-    char *client_id;     /* user-assigned identity, or NULL */
+    char *source;    /* file path or endpoint URL */
+    char *client_id; /* user-assigned identity, or NULL */
     char *identity_header;
     char *ca_file;
     long timeout_ms;
     pthread_mutex_t lock; /* guards everything below */
     char *token;
-    time_t expires_on;   /* managed identity */
-    struct stat st;      /* file: identity of the version cached */
+    time_t expires_on; /* managed identity */
+    struct stat st;    /* file: identity of the version cached */
     int fetches;
 };
 
@@ -76,10 +76,12 @@ static int storage_token_dup(char **dst, const char *src) {
 }
 
 storage_token *storage_token_new(const storage_token_options *opts, char *err, size_t errlen) {
-    int sources = (opts->static_token != NULL) + (opts->file != NULL) + (opts->managed_identity != 0);
+    int sources =
+        (opts->static_token != NULL) + (opts->file != NULL) + (opts->managed_identity != 0);
     if (sources != 1) {
-        snprintf(err, errlen, "bearer_token, bearer_token_file and use_managed_identity are "
-                              "mutually exclusive");
+        snprintf(err, errlen,
+                 "bearer_token, bearer_token_file and use_managed_identity are "
+                 "mutually exclusive");
         return NULL;
     }
     if (opts->static_token && !*opts->static_token) {
@@ -206,8 +208,7 @@ static time_t storage_token_json_time(json_t *v) {
 }
 
 /* Parses the endpoint's JSON answer into t->token / t->expires_on. */
-static blob_code storage_token_parse(storage_token *t, const char *body, char *err,
-                                     size_t errlen) {
+static blob_code storage_token_parse(storage_token *t, const char *body, char *err, size_t errlen) {
     json_error_t jerr;
     json_t *root = json_loads(body, 0, &jerr);
     json_t *tok = root ? json_object_get(root, "access_token") : NULL;

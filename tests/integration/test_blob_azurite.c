@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <curl/curl.h>
@@ -58,8 +59,8 @@ static int teardown(void **state) {
 static void put_text(fixture *f, const char *name, const char *text, const blob_conditions *cond,
                      blob_code want, const char *want_code) {
     blob_error e;
-    blob_code rc = blob_put(f->c, f->container, name, text, strlen(text), "text/plain", NULL, cond,
-                            NULL, &e);
+    blob_code rc =
+        blob_put(f->c, f->container, name, text, strlen(text), "text/plain", NULL, cond, NULL, &e);
     if (rc != want)
         fail_msg("put %s: got %d (%s), want %d", name, rc, e.message, want);
     if (want_code)
@@ -130,12 +131,12 @@ static void test_put_conditions_if_match_and_if_none_match(void **state) {
     blob_error e;
     char etag1[128], etag2[128];
     blob_conditions create_only = {.if_none_match = "*"};
-    assert_int_equal(blob_put(f->c, f->container, "c.txt", "v1", 2, NULL, NULL, &create_only,
-                              etag1, &e),
-                     BLOB_OK);
-    assert_int_equal(blob_put(f->c, f->container, "c.txt", "v2", 2, NULL, NULL, &create_only, NULL,
-                              &e),
-                     BLOB_ERR_CONFLICT);
+    assert_int_equal(
+        blob_put(f->c, f->container, "c.txt", "v1", 2, NULL, NULL, &create_only, etag1, &e),
+        BLOB_OK);
+    assert_int_equal(
+        blob_put(f->c, f->container, "c.txt", "v2", 2, NULL, NULL, &create_only, NULL, &e),
+        BLOB_ERR_CONFLICT);
     assert_string_equal(e.storage_code, "BlobAlreadyExists");
     blob_conditions match1 = {.if_match = etag1};
     assert_int_equal(blob_put(f->c, f->container, "c.txt", "v2", 2, NULL, NULL, &match1, etag2, &e),
@@ -314,9 +315,10 @@ static void test_retries_against_closed_port_end_transient(void **state) {
     (void)state;
     blob_client_options o;
     blob_client_options_init(&o);
-    o.connection_string = "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
-                          "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/"
-                          "K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:1/devstoreaccount1";
+    o.connection_string =
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+        "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/"
+        "K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:1/devstoreaccount1";
     o.retry_base_ms = 5;
     o.retry_max_ms = 20;
     blob_error e;
@@ -340,9 +342,8 @@ static void test_large_blob_and_keep_alive(void **state) {
     for (size_t i = 0; i < big; i++)
         payload[i] = (char)('a' + i % 26);
     long before = blob_client_connections(f->c);
-    assert_int_equal(blob_put(f->c, f->container, "big.bin", payload, big, NULL, NULL, NULL, NULL,
-                              &e),
-                     BLOB_OK);
+    assert_int_equal(
+        blob_put(f->c, f->container, "big.bin", payload, big, NULL, NULL, NULL, NULL, &e), BLOB_OK);
     for (int i = 0; i < 20; i++) {
         char *data;
         size_t len;
@@ -361,8 +362,10 @@ static void test_large_blob_and_keep_alive(void **state) {
  * OpenSSL, independently of the client's SharedKey code. */
 static void make_account_sas(const char *perms, const char *key_b64, char *out, size_t cap) {
     char sts[256];
-    snprintf(sts, sizeof sts, "devstoreaccount1\n%s\nb\nsco\n\n2099-01-01T00:00:00Z\n\n\n"
-             "2021-12-02\n\n", perms);
+    snprintf(sts, sizeof sts,
+             "devstoreaccount1\n%s\nb\nsco\n\n2099-01-01T00:00:00Z\n\n\n"
+             "2021-12-02\n\n",
+             perms);
     unsigned char key[64], mac[32];
     size_t b64len = strlen(key_b64);
     int klen = EVP_DecodeBlock(key, (const unsigned char *)key_b64, (int)b64len);

@@ -3,7 +3,9 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <arpa/inet.h>
@@ -22,7 +24,7 @@ struct blob_test_server {
     int n;
     pthread_mutex_t lock; /* guards the fields below */
     int requests;
-    char last[8192];      /* "kname\0value\0" records of the last request */
+    char last[8192]; /* "kname\0value\0" records of the last request */
     size_t last_len;
     char method[16];
     char path[512];
@@ -98,8 +100,8 @@ blob_test_server *blob_test_server_start(const blob_test_reply *script, int n) {
     struct sockaddr_in addr = {0};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    s->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
-                                 0, NULL, NULL, blob_test_server_handle, s, MHD_OPTION_SOCK_ADDR,
+    s->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0,
+                                 NULL, NULL, blob_test_server_handle, s, MHD_OPTION_SOCK_ADDR,
                                  &addr, MHD_OPTION_END);
     assert_non_null(s->daemon);
     return s;
@@ -125,8 +127,7 @@ int blob_test_server_requests(blob_test_server *s) {
     return n;
 }
 
-int blob_test_server_last(blob_test_server *s, char kind, const char *name, char *out,
-                          size_t cap) {
+int blob_test_server_last(blob_test_server *s, char kind, const char *name, char *out, size_t cap) {
     int found = 0;
     pthread_mutex_lock(&s->lock);
     for (size_t p = 0; p < s->last_len && !found;) {

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <arpa/inet.h>
@@ -110,8 +111,10 @@ static void test_execute_never_retries_definitive_4xx(void **state) {
     static const struct {
         unsigned int status;
         blob_code code;
-    } cases[] = {{400, BLOB_ERR_HTTP},      {403, BLOB_ERR_AUTH},
-                 {404, BLOB_ERR_NOT_FOUND}, {409, BLOB_ERR_CONFLICT},
+    } cases[] = {{400, BLOB_ERR_HTTP},
+                 {403, BLOB_ERR_AUTH},
+                 {404, BLOB_ERR_NOT_FOUND},
+                 {409, BLOB_ERR_CONFLICT},
                  {412, BLOB_ERR_PRECONDITION}};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         blob_test_reply script[] = {{cases[i].status, NULL, "x-ms-error-code", "SomeCode"},
@@ -164,8 +167,8 @@ static void test_lease_ops_are_sent_once(void **state) {
     assert_string_equal(v, "acquire");
     assert_true(blob_test_server_last(s, 'a', "comp", v, sizeof v));
     assert_string_equal(v, "lease");
-    assert_string_equal(e.message,
-                        "acquire lease on leases/lease-x: transient failure (HTTP 500 InternalError)");
+    assert_string_equal(
+        e.message, "acquire lease on leases/lease-x: transient failure (HTTP 500 InternalError)");
     assert_int_equal(blob_lease_renew(c, "leases", "lease-x", "id-1", &e), BLOB_ERR_TRANSIENT);
     assert_int_equal(blob_lease_release(c, "leases", "lease-x", "id-1", &e), BLOB_ERR_TRANSIENT);
     assert_int_equal(blob_lease_change(c, "leases", "lease-x", "id-1", "id-2", &e),
@@ -182,8 +185,9 @@ static void test_lease_args_validated_locally(void **state) {
     blob_error e;
     char id[64];
     assert_int_equal(blob_lease_acquire(c, "leases", "x", 10, NULL, id, &e), BLOB_ERR_INVALID);
-    assert_string_equal(e.message, "acquire lease on x: duration 10 s is outside 15..60 (or -1 for "
-                                   "infinite)");
+    assert_string_equal(e.message,
+                        "acquire lease on leases/x: duration 10 s is outside 15..60 (or -1 for "
+                        "infinite)");
     assert_int_equal(blob_lease_acquire(c, "leases", "x", 61, NULL, id, &e), BLOB_ERR_INVALID);
     assert_int_equal(blob_lease_renew(c, "leases", "x", NULL, &e), BLOB_ERR_INVALID);
     assert_string_equal(e.message, "renew lease on leases/x: lease id is missing or too long");
@@ -227,7 +231,8 @@ static void test_fault_injection_connect_and_500(void **state) {
 
     blob_client_inject_fault(c, BLOB_FAULT_500, 1); /* lease op: not retried */
     assert_int_equal(blob_lease_renew(c, "c", "b", "id", &e), BLOB_ERR_TRANSIENT);
-    assert_string_equal(e.message, "renew lease on c/b: transient failure (HTTP 500 InternalError)");
+    assert_string_equal(e.message,
+                        "renew lease on c/b: transient failure (HTTP 500 InternalError)");
     assert_int_equal(blob_test_server_requests(s), 1);
 
     blob_client_inject_fault(c, BLOB_FAULT_CONNECT, 9);
@@ -286,8 +291,7 @@ static void test_request_timeout_is_transient_and_retried(void **state) {
     assert_int_equal(listen(fd, 16), 0);
     assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
     char cs[128];
-    snprintf(cs, sizeof cs, "BlobEndpoint=http://127.0.0.1:%d/devstoreaccount1",
-             ntohs(a.sin_port));
+    snprintf(cs, sizeof cs, "BlobEndpoint=http://127.0.0.1:%d/devstoreaccount1", ntohs(a.sin_port));
     blob_client_options o;
     blob_client_options_init(&o);
     o.connection_string = cs;
@@ -301,7 +305,8 @@ static void test_request_timeout_is_transient_and_retried(void **state) {
     blob_props p;
     assert_int_equal(blob_get_properties(c, "c", "b", NULL, &p, &e), BLOB_ERR_TRANSIENT);
     assert_int_equal(blob_client_attempts(c), 2);
-    assert_non_null(strstr(e.message, "get properties of c/b: transient failure (Operation timed out"));
+    assert_non_null(
+        strstr(e.message, "get properties of c/b: transient failure (Operation timed out"));
     assert_non_null(strstr(e.message, ", after 2 attempts"));
     blob_client_free(c);
     close(fd);
@@ -317,10 +322,14 @@ static int append_name(const char *name, void *opaque) {
 static void test_list_follows_markers(void **state) {
     (void)state;
     blob_test_reply script[] = {
-        {200, "<EnumerationResults><Blobs><Blob><Name>a</Name></Blob></Blobs>"
-              "<NextMarker>m&amp;1</NextMarker></EnumerationResults>", NULL, NULL},
-        {200, "<EnumerationResults><Blobs><Blob><Name>b</Name></Blob></Blobs>"
-              "<NextMarker /></EnumerationResults>", NULL, NULL},
+        {200,
+         "<EnumerationResults><Blobs><Blob><Name>a</Name></Blob></Blobs>"
+         "<NextMarker>m&amp;1</NextMarker></EnumerationResults>",
+         NULL, NULL},
+        {200,
+         "<EnumerationResults><Blobs><Blob><Name>b</Name></Blob></Blobs>"
+         "<NextMarker /></EnumerationResults>",
+         NULL, NULL},
     };
     blob_test_server *s = blob_test_server_start(script, 2);
     blob_client *c = client_for(s, NULL);

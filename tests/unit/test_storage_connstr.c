@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <string.h>
@@ -31,8 +32,8 @@ static void test_connstr_parse_development_storage(void **state) {
     assert_null(a.sas);
     storage_account_clear(&a);
     /* case-insensitive keys and value, spaces and a trailing ';' */
-    assert_int_equal(
-        storage_connstr_parse(" usedevelopmentstorage = TRUE ;", &a, err, sizeof err), BLOB_OK);
+    assert_int_equal(storage_connstr_parse(" usedevelopmentstorage = TRUE ;", &a, err, sizeof err),
+                     BLOB_OK);
     assert_string_equal(a.account, "devstoreaccount1");
     storage_account_clear(&a);
 }
@@ -93,8 +94,7 @@ static void test_connstr_parse_malformed(void **state) {
         {"", "connection string: empty"},
         {" ; ;", "connection string: empty"},
         {"AccountName=a1b;abc", "connection string: part 2 'abc' has no '='"},
-        {"AccountName=acct;AccountKey" KEY,
-         "connection string: part 2 (54 characters) has no '='"},
+        {"AccountName=acct;AccountKey" KEY, "connection string: part 2 (54 characters) has no '='"},
         {"=x", "connection string: part 1 has an empty key"},
         {"AccountName=acct;Foo=bar", "connection string: unknown key 'Foo'"},
         {"AccountName=acct;accountname=acct", "connection string: duplicate key 'AccountName'"},
@@ -106,7 +106,8 @@ static void test_connstr_parse_malformed(void **state) {
         {"DefaultEndpointsProtocol=ftp;AccountName=acct",
          "connection string: DefaultEndpointsProtocol must be 'http' or 'https', got 'ftp'"},
         {"AccountKey=" KEY, "connection string: AccountKey needs AccountName"},
-        {"DefaultEndpointsProtocol=https", "connection string: missing AccountName (or BlobEndpoint)"},
+        {"DefaultEndpointsProtocol=https",
+         "connection string: missing AccountName (or BlobEndpoint)"},
         {"AccountName=acct;AccountKey=" KEY ";SharedAccessSignature=sig=" SIG,
          "connection string: AccountKey and SharedAccessSignature cannot both be given"},
         {"AccountName=acct;AccountKey=not*base64" SIG,
@@ -201,11 +202,21 @@ static void test_client_new_rejects_bad_numbers(void **state) {
         blob_client_options_init(&o);
         o.connection_string = "UseDevelopmentStorage=true";
         switch (i) {
-        case 0: o.connect_timeout_ms = 0; break;
-        case 1: o.request_timeout_ms = -1; break;
-        case 2: o.max_retries = 21; break;
-        case 3: o.retry_base_ms = 0; break;
-        default: o.retry_max_ms = 50; break;
+        case 0:
+            o.connect_timeout_ms = 0;
+            break;
+        case 1:
+            o.request_timeout_ms = -1;
+            break;
+        case 2:
+            o.max_retries = 21;
+            break;
+        case 3:
+            o.retry_base_ms = 0;
+            break;
+        default:
+            o.retry_max_ms = 50;
+            break;
         }
         blob_error e;
         assert_null(blob_client_new(&o, &e));

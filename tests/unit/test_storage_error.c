@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <stdio.h>
@@ -140,9 +141,8 @@ static void test_list_parse_names_and_marker(void **state) {
     (void)state;
     struct names n = {0};
     char marker[64];
-    assert_int_equal(storage_list_parse(list_page, sizeof list_page - 1, collect, &n, marker,
-                                        sizeof marker),
-                     0);
+    assert_int_equal(
+        storage_list_parse(list_page, sizeof list_page - 1, collect, &n, marker, sizeof marker), 0);
     assert_int_equal(n.count, 2);
     assert_string_equal(n.seen[0], "p/a&b");
     assert_string_equal(n.seen[1], "p/<c>");
@@ -161,15 +161,14 @@ static void test_list_parse_last_page_and_stop(void **state) {
     assert_int_equal(n.count, 1);
 
     struct names s = {.stop_after = 1};
-    assert_int_equal(storage_list_parse(list_page, sizeof list_page - 1, collect, &s, marker,
-                                        sizeof marker),
-                     1);
+    assert_int_equal(
+        storage_list_parse(list_page, sizeof list_page - 1, collect, &s, marker, sizeof marker), 1);
     assert_int_equal(s.count, 1);
 
     static const char empty[] = "<EnumerationResults><Blobs /><NextMarker /></EnumerationResults>";
     struct names e = {0};
-    assert_int_equal(storage_list_parse(empty, sizeof empty - 1, collect, &e, marker, sizeof marker),
-                     0);
+    assert_int_equal(
+        storage_list_parse(empty, sizeof empty - 1, collect, &e, marker, sizeof marker), 0);
     assert_int_equal(e.count, 0);
 }
 

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <stdlib.h>
@@ -30,14 +31,11 @@ static int setup_keys(void **state) {
 
 static void test_string_to_sign_put_blob(void **state) {
     (void)state;
-    storage_kv headers[] = {{"x-ms-blob-type", "BlockBlob"},
-                            {"Content-Type", "application/json"},
-                            {"x-ms-meta-owner", "worker-1"},
-                            {"x-ms-date", DATE},
-                            {"x-ms-version", "2021-12-02"},
-                            {"x-ms-lease-id", "  abc  "}};
-    storage_sign_input in = {"PUT", "/devstoreaccount1/inventory/dir/a%20b.json", NULL, 0,
-                             headers, 6, 13};
+    storage_kv headers[] = {{"x-ms-blob-type", "BlockBlob"}, {"Content-Type", "application/json"},
+                            {"x-ms-meta-owner", "worker-1"}, {"x-ms-date", DATE},
+                            {"x-ms-version", "2021-12-02"},  {"x-ms-lease-id", "  abc  "}};
+    storage_sign_input in = {
+        "PUT", "/devstoreaccount1/inventory/dir/a%20b.json", NULL, 0, headers, 6, 13};
     char *sts = storage_sharedkey_string_to_sign("devstoreaccount1", &in);
     assert_string_equal(sts, "PUT\n\n\n13\n\napplication/json\n\n\n\n\n\n\n"
                              "x-ms-blob-type:BlockBlob\nx-ms-date:" DATE "\nx-ms-lease-id:abc\n"
@@ -102,11 +100,11 @@ static void test_base64_decode_rejects_malformed(void **state) {
     assert_memory_equal(out, "ABC", 3);
     assert_int_equal(storage_base64_decode("QUI=", 4, out), 2);
     assert_int_equal(storage_base64_decode("QQ==", 4, out), 1);
-    assert_int_equal(storage_base64_decode("QUJ", 3, out), -1);   /* length */
-    assert_int_equal(storage_base64_decode("QU=D", 4, out), -1);  /* padding inside */
-    assert_int_equal(storage_base64_decode("Q===", 4, out), -1);  /* too much padding */
-    assert_int_equal(storage_base64_decode("QU J", 4, out), -1);  /* space */
-    assert_int_equal(storage_base64_decode("QU-_", 4, out), -1);  /* url-safe alphabet */
+    assert_int_equal(storage_base64_decode("QUJ", 3, out), -1);  /* length */
+    assert_int_equal(storage_base64_decode("QU=D", 4, out), -1); /* padding inside */
+    assert_int_equal(storage_base64_decode("Q===", 4, out), -1); /* too much padding */
+    assert_int_equal(storage_base64_decode("QU J", 4, out), -1); /* space */
+    assert_int_equal(storage_base64_decode("QU-_", 4, out), -1); /* url-safe alphabet */
     assert_int_equal(storage_base64_decode("", 0, out), -1);
 }
 

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <fcntl.h>
@@ -117,8 +118,8 @@ static void test_token_imds_cached_until_refresh_window(void **state) {
     blob_test_server *s = blob_test_server_start(script, 1);
     char url[128];
     mi_endpoint(s, url, sizeof url, "/metadata/identity/oauth2/token");
-    storage_token_options o = {.managed_identity = 1, .mi_endpoint = url,
-                               .mi_client_id = "client 1"};
+    storage_token_options o = {
+        .managed_identity = 1, .mi_endpoint = url, .mi_client_id = "client 1"};
     storage_token *t = new_token(&o);
     expect_token(t, "mi-token-1");
     expect_token(t, "mi-token-1");
