@@ -365,7 +365,10 @@ static blob_code blob_http_attempt(blob_client *c, const storage_request *req, c
     int has_type = 0;
     for (int i = 0; i < nh; i++) {
         char line[512];
-        snprintf(line, sizeof line, "%s: %s", headers[i].name, headers[i].value);
+        if (headers[i].value[0]) /* "name;" is curl's way to send an empty value */
+            snprintf(line, sizeof line, "%s: %s", headers[i].name, headers[i].value);
+        else
+            snprintf(line, sizeof line, "%s;", headers[i].name);
         has_type |= strcasecmp(headers[i].name, "Content-Type") == 0;
         list = curl_slist_append(list, line);
     }

@@ -111,10 +111,12 @@ static void test_put_get_round_trip_with_metadata(void **state) {
     /* Set Blob Metadata replaces all; HEAD reads it back */
     blob_meta m2 = {0};
     assert_int_equal(blob_meta_set(&m2, "leader", "w-7"), BLOB_OK);
+    assert_int_equal(blob_meta_set(&m2, "empty", ""), BLOB_OK);
     assert_int_equal(blob_set_metadata(f->c, f->container, "PROD-1.json", &m2, NULL, &e), BLOB_OK);
     assert_int_equal(blob_get_properties(f->c, f->container, "PROD-1.json", NULL, &p, &e), BLOB_OK);
-    assert_int_equal(p.meta.count, 1);
+    assert_int_equal(p.meta.count, 2);
     assert_string_equal(blob_meta_get(&p.meta, "leader"), "w-7");
+    assert_string_equal(blob_meta_get(&p.meta, "empty"), "");
     assert_null(blob_meta_get(&p.meta, "owner"));
 
     /* an empty blob */
