@@ -21,7 +21,7 @@ trap cleanup EXIT
 out=$("$svc" up --session "$reuse" 2>&1)
 grep -q 'Azurite already answers on 127.0.0.1:10000; reusing it' <<<"$out" || fail "Azurite not reused: $out"
 grep -q 'Kafka already answers on 127.0.0.1:9092; reusing it' <<<"$out" || fail "Kafka not reused: $out"
-[ ! -e "$sessions/$reuse/azurite.pid" ] && [ ! -e "$sessions/$reuse/kafka.pid" ] || fail "reusing session recorded a pid"
+[ -z "$(ls "$sessions/$reuse" 2>/dev/null)" ] || fail "reusing session recorded a pid: $(ls "$sessions/$reuse")"
 out=$("$svc" down --session "$reuse" 2>&1)
 [ "$out" = "[services] session '$reuse' started nothing; nothing to stop" ] || fail "down of a reusing session: $out"
 echo "ok - up reuses running services, down of that session stops nothing"
@@ -40,9 +40,9 @@ echo "ok - application topics exist with 6 partitions"
 out=$(LEASEHOLD_AZURITE_PORT=$port "$svc" up --session "$own" 2>&1)
 grep -q "Azurite started by session '$own'" <<<"$out" || fail "Azurite on $port not started: $out"
 grep -q 'Kafka already answers' <<<"$out" || fail "Kafka not reused: $out"
-read -r pid _ <"$sessions/$own/azurite.pid"
+read -r pid _ <"$sessions/$own/azurite-$port.pid"
 kill -0 "$pid" || fail "recorded Azurite pid $pid is not running"
-[ ! -e "$sessions/$own/kafka.pid" ] || fail "session $own recorded a Kafka it did not start"
+[ ! -e "$sessions/$own/kafka-9092.pid" ] || fail "session $own recorded a Kafka it did not start"
 out=$(LEASEHOLD_AZURITE_PORT=$port "$svc" status)
 grep -q "^azurite: up   http://127.0.0.1:$port  started by session '$own' (pid $pid)" <<<"$out" \
   || fail "status does not name session $own: $out"
