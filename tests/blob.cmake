@@ -15,5 +15,6 @@ endforeach()
 leasehold_test(NAME test_blob_azurite LABEL integration SOURCES integration/test_blob_azurite.c
                LIBS leasehold_lease)
 target_include_directories(test_blob_azurite PRIVATE ${PROJECT_SOURCE_DIR})
-leasehold_test(NAME test_blob_tls LABEL integration SOURCES integration/test_blob_tls.c
-               LIBS leasehold_lease)
+leasehold_test(NAME test_blob_tls LABEL integration
+               SOURCES integration/test_blob_tls.c unit/blob_test_server.c
+               LIBS leasehold_lease PkgConfig::MHD)

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "leasehold/blob.h"
+#include "unit/blob_test_server.h"
 
 #define DEV_KEY                                                                                    \
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
@@ -208,6 +209,32 @@ static void test_https_expired_bearer_token_is_auth_error(void **state) {
     blob_client_free(c);
 }
 
+static void test_https_managed_identity_token(void **state) {
+    tls_env *env = *state;
+    char jwt[1024], body[1400], cs[256], mi[128];
+    make_jwt(jwt, sizeof jwt, 3600);
+    snprintf(body, sizeof body, "{\"access_token\":\"%s\",\"expires_on\":\"%lld\"}", jwt,
+             (long long)time(NULL) + 3600);
+    blob_test_reply script[] = {{200, body, "Content-Type", "application/json"}};
+    blob_test_server *s = blob_test_server_start(script, 1);
+    snprintf(mi, sizeof mi, "http://127.0.0.1:%u/metadata/identity/oauth2/token",
+             blob_test_server_port(s));
+    snprintf(cs, sizeof cs, "BlobEndpoint=%s", env->endpoint);
+    blob_client_options o;
+    blob_client_options_init(&o);
+    o.connection_string = cs;
+    o.ca_file = env->ca_file;
+    o.use_managed_identity = 1;
+    o.managed_identity_endpoint = mi;
+    blob_error e;
+    blob_client *c = blob_client_new(&o, &e);
+    assert_non_null(c);
+    exercise(c, "tls-managed-identity");
+    assert_int_equal(blob_test_server_requests(s), 1); /* one token served every request */
+    blob_client_free(c);
+    blob_test_server_stop(s);
+}
+
 int main(void) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
@@ -216,6 +243,7 @@ int main(void) {
         cmocka_unit_test(test_https_bearer_token),
         cmocka_unit_test(test_https_bearer_token_file),
         cmocka_unit_test(test_https_expired_bearer_token_is_auth_error),
+        cmocka_unit_test(test_https_managed_identity_token),
     };
     int failed = cmocka_run_group_tests(tests, group_setup, group_teardown);
     curl_global_cleanup();
