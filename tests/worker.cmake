@@ -8,3 +8,13 @@ if(TARGET leasehold_worker_core)
   target_compile_definitions(test_worker_config PRIVATE
     LEASEHOLD_CONFIG_DOC="${PROJECT_SOURCE_DIR}/docs/configuration.md")
 endif()
+
+# Integration: tests/integration/test_worker_pipeline.py drives real workers
+# (one ctest per scenario; each uses its own topics and container).
+if(TARGET inventory-worker)
+  foreach(scenario semantics duplicates dead_letters sigterm_handover load load_kill)
+    leasehold_test(NAME test_worker_${scenario} LABEL integration TIMEOUT 400
+      COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_worker_pipeline.py
+      ARGS ${scenario})
+  endforeach()
+endif()

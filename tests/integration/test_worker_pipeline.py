@@ -1,0 +1,508 @@
+#!/usr/bin/env python3
+"""test_worker_pipeline.py -- inventory-worker against real Kafka and Azurite.
+
+Usage: test_worker_pipeline.py SCENARIO   (semantics | duplicates | dead_letters |
+                                            load | load_kill | sigterm_handover)
+
+Every run uses its own topics (wtest<random>.*), consumer group and storage
+container, so runs never see each other; the container and the topics are
+deleted at the end. Commands are produced with kcat; outcome events are read
+by one long-running `kcat -C` per run into memory, and tests wait for them
+with a deadline (a polled condition, never a fixed sleep). State is read
+straight from the product's blob in Azurite (SharedKey with Azurite's
+published development account key), which is also how lease states are
+checked.
+
+Assertions are exact: quantities after every command, one outcome (one
+distinct eventId) per command, the same eventId for a retried commandId,
+dead letters with reason and origin, stock conservation under load, and a
+released lease right after a SIGTERMed worker exits.
+"""
+import base64
+import datetime
+import hashlib
+import hmac
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+
+BROKERS = "127.0.0.1:9092"
+ACCOUNT = "devstoreaccount1"
+# Azurite's well-known development key (public, documented by Microsoft).
+ACCOUNT_KEY = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/"
+               "K1SZFPTOtr/KBHBeksoGMGw==")
+BLOB_ENDPOINT = "http://127.0.0.1:10000/" + ACCOUNT
+PARTITIONS = 6
+DEADLINE_S = 120
+
+ROOT = os.environ.get("LEASEHOLD_SOURCE_DIR",
+                      os.path.abspath(os.path.join(os.path.dirname(__file__), "../..")))
+BIN = os.environ.get("LEASEHOLD_BIN", os.path.join(ROOT, "build", "bin"))
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, message):
+    if not cond:
+        raise Failure(message)
+
+
+def check_eq(have, want, what):
+    if have != want:
+        raise Failure("%s: expected %r, got %r" % (what, want, have))
+
+
+def wait_for(cond, what, deadline_s=DEADLINE_S, interval_s=0.1):
+    """Polls cond() until it returns a true value or the deadline passes."""
+    end = time.monotonic() + deadline_s
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise Failure("timed out waiting for " + what)
+        time.sleep(interval_s)
+
+
+# ---- Azurite ----------------------------------------------------------------
+
+def blob_request(method, path, query=None):
+    """One SharedKey-signed request; returns (status, headers, body)."""
+    query = query or {}
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    headers = {"x-ms-date": date, "x-ms-version": "2021-08-06"}
+    canon_headers = "".join("%s:%s\n" % (k, headers[k]) for k in sorted(headers))
+    canon_resource = "/%s/%s%s" % (ACCOUNT, ACCOUNT, path)
+    for k in sorted(query):
+        canon_resource += "\n%s:%s" % (k, query[k])
+    length = ""
+    to_sign = "\n".join([method, "", "", length, "", "", "", "", "", "", "", ""]) + "\n"
+    to_sign += canon_headers + canon_resource
+    sig = base64.b64encode(hmac.new(base64.b64decode(ACCOUNT_KEY), to_sign.encode(),
+                                    hashlib.sha256).digest()).decode()
+    headers["Authorization"] = "SharedKey %s:%s" % (ACCOUNT, sig)
+    url = BLOB_ENDPOINT + path
+    if query:
+        url += "?" + "&".join("%s=%s" % (k, v) for k, v in query.items())
+    req = urllib.request.Request(url, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def read_state(container, product):
+    status, _, body = blob_request("GET", "/%s/%s.json" % (container, product))
+    if status == 404 or (status == 200 and not body):
+        return None
+    check_eq(status, 200, "GET state of " + product)
+    return json.loads(body)
+
+
+def lease_state(container, product):
+    status, headers, _ = blob_request("HEAD", "/%s/%s.json" % (container, product))
+    check_eq(status, 200, "HEAD " + product)
+    return headers.get("x-ms-lease-state")
+
+
+# ---- Kafka ------------------------------------------------------------------
+
+def kafka_tool(*args):
+    """Runs a Kafka CLI class through deploy/local/lib.sh (best effort)."""
+    script = 'LH_PROG=test; . "%s/deploy/local/lib.sh"; lh_kafka_tool "$@"' % ROOT
+    return subprocess.run(["bash", "-c", script, "kafka-tool"] + list(args),
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+
+
+def ensure_topic(topic):
+    """kcat's metadata request auto-creates the topic (num.partitions=6)."""
+    def ready():
+        out = subprocess.run(["kcat", "-L", "-b", BROKERS, "-t", topic, "-m", "5"],
+                             capture_output=True, text=True).stdout
+        return ('topic "%s" with %d partitions' % (topic, PARTITIONS)) in out
+    wait_for(ready, "topic " + topic, 60, 0.5)
+
+
+def produce(topic, messages):
+    """messages: list of (key, value str). One kcat run, keys split on \\x1f."""
+    data = "".join("%s\x1f%s\n" % (k, v) for k, v in messages)
+    subprocess.run(["kcat", "-P", "-b", BROKERS, "-t", topic, "-K", "\x1f", "-z", "none"],
+                   input=data.encode(), check=True, timeout=120)
+
+
+class TopicReader:
+    """Reads a topic from the beginning into memory, in a background thread."""
+
+    def __init__(self, topic):
+        self.lines = []
+        self.lock = threading.Lock()
+        self.proc = subprocess.Popen(
+            ["kcat", "-C", "-b", BROKERS, "-t", topic, "-o", "beginning", "-q", "-u",
+             "-f", "%p\t%o\t%s\n"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        for line in self.proc.stdout:
+            part, off, value = line.rstrip("\n").split("\t", 2)
+            with self.lock:
+                self.lines.append(json.loads(value))
+
+    def all(self):
+        with self.lock:
+            return list(self.lines)
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+# ---- one test run -----------------------------------------------------------
+
+class Run:
+    def __init__(self, name, **worker_env):
+        self.suffix = "wtest%s%d" % (name.replace("_", ""), random.randrange(10**6))
+        self.topics = {k: "%s.%s" % (self.suffix, k)
+                       for k in ("reservations", "releases", "admin", "events", "dlq")}
+        self.container = self.suffix
+        self.tmp = tempfile.mkdtemp(prefix=self.suffix)
+        self.workers = {}
+        self.command_seq = 0
+        self.env = dict(os.environ)
+        self.env.update({
+            "LEASEHOLD_KAFKA_BROKERS": BROKERS,
+            "LEASEHOLD_KAFKA_GROUP_ID": self.suffix,
+            "LEASEHOLD_KAFKA_SESSION_TIMEOUT": "6s",
+            "LEASEHOLD_STORAGE_CONTAINER": self.container,
+            "LEASEHOLD_STORAGE_LEASE_CONTAINER": self.suffix + "-leases",
+            "LEASEHOLD_LEASE_DURATION": "15",
+            "LEASEHOLD_RECONCILER_ENABLED": "false",
+            "LEASEHOLD_WORKER_THREADS": "2",
+            "LEASEHOLD_WORKER_RETRY_MAX": "1s",
+        })
+        for k, topic in self.topics.items():
+            self.env["LEASEHOLD_TOPIC_" + k.upper()] = topic
+        self.env.update(worker_env)
+        for topic in self.topics.values():
+            ensure_topic(topic)
+        self.events = TopicReader(self.topics["events"])
+        self.dlq = TopicReader(self.topics["dlq"])
+
+    # workers
+    def start_worker(self, wid):
+        log = open(os.path.join(self.tmp, wid + ".log"), "w")
+        proc = subprocess.Popen([os.path.join(BIN, "inventory-worker"), "--id", wid],
+                                env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.workers[wid] = (proc, log)
+        return proc
+
+    def worker_log(self, wid):
+        with open(os.path.join(self.tmp, wid + ".log")) as f:
+            return f.read()
+
+    def stop_worker(self, wid, sig=signal.SIGTERM, timeout=60):
+        proc, log = self.workers.pop(wid)
+        proc.send_signal(sig)
+        rc = proc.wait(timeout=timeout)
+        log.close()
+        return rc
+
+    def close(self):
+        for wid in list(self.workers):
+            self.stop_worker(wid, signal.SIGKILL)
+        self.events.close()
+        self.dlq.close()
+        blob_request("DELETE", "/" + self.container, {"restype": "container"})
+        blob_request("DELETE", "/" + self.suffix + "-leases", {"restype": "container"})
+        kafka_tool("org.apache.kafka.tools.TopicCommand", "--bootstrap-server", BROKERS,
+                   "--delete", "--topic", self.suffix.replace(".", "\\.") + "\\..*")
+
+    def dump_logs(self):
+        for name in sorted(os.listdir(self.tmp)):
+            print("---- %s (last 40 lines)" % name)
+            with open(os.path.join(self.tmp, name)) as f:
+                print("".join(f.readlines()[-40:]))
+
+    # commands
+    def command(self, ctype, product, **fields):
+        self.command_seq += 1
+        cmd = {"schemaVersion": 1, "type": ctype,
+               "commandId": fields.pop("commandId", "%s-c%d" % (self.suffix, self.command_seq)),
+               "productId": product}
+        cmd.update(fields)
+        return cmd
+
+    def send(self, topic_key, cmds):
+        produce(self.topics[topic_key], [(c["productId"], json.dumps(c)) for c in cmds])
+
+    def outcomes(self, command_id):
+        return [e for e in self.events.all() if e["commandId"] == command_id]
+
+    def run_one(self, topic_key, cmd):
+        """Sends one command and returns its (first) outcome event."""
+        self.send(topic_key, [cmd])
+        return wait_for(lambda: (self.outcomes(cmd["commandId"]) or [None])[0],
+                        "outcome of %s %s" % (cmd["type"], cmd["commandId"]))
+
+
+TOPIC_OF = {"reserve": "reservations", "release": "releases", "restock": "admin",
+            "expire": "admin"}
+
+
+def expect(ev, **want):
+    for k, v in want.items():
+        check_eq(ev.get(k), v, "%s of %s event for %s" % (k, ev.get("type"), ev.get("commandId")))
+
+
+def step(run, ctype, product, **fields):
+    cmd = run.command(ctype, product, **fields)
+    return run.run_one(TOPIC_OF[ctype], cmd)
+
+
+# ---- scenarios --------------------------------------------------------------
+
+def scenario_semantics(run):
+    run.start_worker("w1")
+    p = "PROD-A"
+    ev = step(run, "restock", p, quantity=100)
+    expect(ev, type="stock.restocked", quantity=100, total=100, available=100, reserved=0)
+    check(ev["epoch"] >= 1, "restock event carries the lease epoch")
+    r1 = step(run, "reserve", p, quantity=10, customerId="CUST-1")
+    expect(r1, type="reservation.created", quantity=10, total=100, available=90, reserved=10,
+           customerId="CUST-1", message="Successfully reserved 10 units of PROD-A for CUST-1")
+    check(r1["expiresAtMs"] - r1["timestampMs"] == 1800 * 1000, "default TTL is 30 min")
+    ev = step(run, "reserve", p, quantity=95, customerId="CUST-2")
+    expect(ev, type="reservation.rejected", reason="insufficient_stock", available=90, reserved=10)
+    step(run, "reserve", p, quantity=20, customerId="CUST-1")
+    ev = step(run, "release", p, reservationId=r1["reservationId"])
+    expect(ev, type="reservation.released", quantity=10, customerId="CUST-1",
+           reservationId=r1["reservationId"], total=100, available=80, reserved=20)
+    ev = step(run, "release", p, customerId="CUST-1", quantity=5)
+    expect(ev, type="reservation.released", quantity=5, available=85, reserved=15)
+    ev = step(run, "release", p, customerId="CUST-3", quantity=1)
+    expect(ev, type="release.rejected", reason="no_reservation", available=85)
+    ev = step(run, "release", p, reservationId="R-000000000000000000000000")
+    expect(ev, type="release.rejected", reason="unknown_reservation")
+    ev = step(run, "restock", p, quantity=15)
+    expect(ev, type="stock.restocked", quantity=15, total=115, available=100, reserved=15)
+
+    # Expiry: a 1 s reservation, then the reconciler's expire command.
+    short = step(run, "reserve", p, quantity=7, customerId="CUST-4", ttlSeconds=1)
+    expect(short, type="reservation.created", available=93, reserved=22)
+    wait_for(lambda: time.time() * 1000 > short["expiresAtMs"] + 50, "reservation expiry", 10)
+    ev = step(run, "expire", p, commandId="expire-" + short["reservationId"],
+              reservationId=short["reservationId"])
+    expect(ev, type="reservation.expired", quantity=7, customerId="CUST-4",
+           reservationId=short["reservationId"], total=115, available=100, reserved=15)
+
+    # Unknown products are rejected and never created.
+    ev = step(run, "reserve", "PROD-NONE", quantity=1, customerId="C")
+    expect(ev, type="reservation.rejected", reason="unknown_product")
+    ev = step(run, "release", "PROD-NONE", customerId="C", quantity=1)
+    expect(ev, type="release.rejected", reason="unknown_product")
+    check(read_state(run.container, "PROD-NONE") is None, "unknown product was created")
+
+    st = read_state(run.container, p)
+    check_eq((st["total"], st["available"], st["reserved"]), (115, 100, 15), "final state")
+    check_eq([r["quantity"] for r in st["reservations"]], [15], "active reservations")
+    check_eq(run.stop_worker("w1"), 0, "exit code after SIGTERM")
+    log = run.worker_log("w1")
+    for line in ("Acquired lease ", "Successfully reserved 10 units of PROD-A for CUST-1",
+                 "Releasing lease "):
+        check(line in log, "log line %r missing" % line)
+
+
+def scenario_duplicates(run):
+    run.start_worker("w1")
+    p = "PROD-D"
+    step(run, "restock", p, quantity=50)
+    cmd = run.command("reserve", p, quantity=5, customerId="CUST-1")
+    first = run.run_one("reservations", cmd)
+    expect(first, type="reservation.created", available=45, reserved=5)
+    # The client retries the same command (a new Kafka message, same commandId).
+    run.send("reservations", [cmd])
+    dups = wait_for(lambda: len(run.outcomes(cmd["commandId"])) >= 2 and run.outcomes(cmd["commandId"]),
+                    "re-emitted outcome")
+    check_eq({e["eventId"] for e in dups}, {first["eventId"]}, "eventIds of the duplicate")
+    check_eq({e["reservationId"] for e in dups}, {first["reservationId"]}, "reservationId")
+    # A later command proves the duplicate was applied (or not) before it.
+    ev = step(run, "reserve", p, quantity=1, customerId="CUST-2")
+    expect(ev, type="reservation.created", available=44, reserved=6)
+    rel = run.command("release", p, reservationId=first["reservationId"])
+    one = run.run_one("releases", rel)
+    run.send("releases", [rel])
+    wait_for(lambda: len(run.outcomes(rel["commandId"])) >= 2, "re-emitted release outcome")
+    check_eq({e["eventId"] for e in run.outcomes(rel["commandId"])}, {one["eventId"]},
+             "release duplicate eventId")
+    st = read_state(run.container, p)
+    check_eq((st["total"], st["available"], st["reserved"]), (50, 49, 1), "state after duplicates")
+
+
+def scenario_dead_letters(run):
+    run.start_worker("w1")
+    p = "PROD-DL"
+    step(run, "restock", p, quantity=50)
+    before = read_state(run.container, p)
+    bad = [
+        ("not JSON", "this is not json"),
+        ("schema", json.dumps(run.command("reserve", p, quantity=0, customerId="C"))),
+        ("oversize", json.dumps(run.command("reserve", p, quantity=1, customerId="C",
+                                            padding="x" * (70 * 1024)))),
+        ("unknown type", json.dumps(run.command("teleport", p, quantity=1))),
+    ]
+    produce(run.topics["reservations"], [(p, v) for _, v in bad])
+    letters = wait_for(lambda: len(run.dlq.all()) >= 4 and run.dlq.all(), "4 dead letters")
+    check_eq(len(letters), 4, "dead letters")
+    by_payload = {d.get("payload"): d for d in letters}
+    reasons = {}
+    for kind, value in bad:
+        d = by_payload.get(value)
+        check(d is not None, "dead letter for %s missing" % kind)
+        check_eq(d["topic"], run.topics["reservations"], "dead letter topic")
+        check(d["offset"] >= 0 and 0 <= d["partition"] < PARTITIONS, "dead letter origin")
+        check_eq(d["key"], p, "dead letter key")
+        reasons[kind] = d["reason"]
+    check(reasons["not JSON"].startswith("message: not valid JSON"), reasons["not JSON"])
+    check_eq(reasons["schema"], "quantity: must be an integer from 1 to 1000000", "schema reason")
+    check(reasons["oversize"].startswith("message: larger than"), reasons["oversize"])
+    check(reasons["unknown type"].startswith("type: unknown command type"), reasons["unknown type"])
+    # Offsets moved on: a valid command behind them is applied.
+    ev = step(run, "reserve", p, quantity=2, customerId="C")
+    expect(ev, type="reservation.created", available=48)
+    after = read_state(run.container, p)
+    check_eq(before["total"], after["total"], "total unchanged by bad input")
+    check_eq(len([e for e in run.events.all()]), 2, "events: restock and the one reserve")
+
+
+def mixed_commands(run, products, count, rng):
+    cmds = []
+    customers = ["CUST-%d" % i for i in range(6)]
+    for _ in range(count):
+        p = rng.choice(products)
+        x = rng.random()
+        if x < 0.55:
+            c = run.command("reserve", p, quantity=rng.randint(1, 6), customerId=rng.choice(customers))
+        elif x < 0.85:
+            c = run.command("release", p, quantity=rng.randint(1, 6), customerId=rng.choice(customers))
+        elif x < 0.95:
+            c = run.command("restock", p, quantity=rng.randint(1, 10))
+        else:
+            c = run.command("release", p, reservationId="R-%024x" % rng.randrange(16**24))
+        cmds.append(c)
+    return cmds
+
+
+def check_invariants(run, products, commands, initial):
+    events = run.events.all()
+    by_cmd = {}
+    for e in events:
+        by_cmd.setdefault(e["commandId"], set()).add(e["eventId"])
+        check(e["available"] >= 0 and e["reserved"] >= 0, "negative quantity in %r" % e)
+        check_eq(e["total"], e["available"] + e["reserved"], "total = available + reserved")
+    for c in commands:
+        check_eq(len(by_cmd.get(c["commandId"], ())), 1, "distinct outcomes of " + c["commandId"])
+    unique = list({e["eventId"]: e for e in events}.values())
+    kinds = {}
+    for e in unique:
+        kinds[e["type"]] = kinds.get(e["type"], 0) + 1
+    print("%d commands, %d events (%d distinct): %s" % (
+        len(commands), len(events), len(unique), json.dumps(kinds, sort_keys=True)))
+    for p in products:
+        evs = [e for e in unique if e["productId"] == p]
+        restocked = sum(e["quantity"] for e in evs if e["type"] == "stock.restocked")
+        reserved = sum(e["quantity"] for e in evs if e["type"] == "reservation.created")
+        returned = sum(e["quantity"] for e in evs
+                       if e["type"] in ("reservation.released", "reservation.expired"))
+        st = read_state(run.container, p)
+        check_eq(st["total"], restocked, "%s total = restocked" % p)
+        check(restocked >= initial, "%s initial restock counted" % p)
+        check_eq(st["reserved"], reserved - returned, "%s reserved = created - returned" % p)
+        check_eq(st["available"], st["total"] - st["reserved"], "%s available" % p)
+        check_eq(sum(r["quantity"] for r in st["reservations"]), st["reserved"],
+                 "%s reservations sum" % p)
+
+
+def run_load(run, kill):
+    rng = random.Random(42)
+    products = ["PROD-%02d" % i for i in range(20)]
+    for w in ("w1", "w2", "w3"):
+        run.start_worker(w)
+    restocks = [run.command("restock", p, quantity=40) for p in products]
+    run.send("admin", restocks)
+    wait_for(lambda: all(run.outcomes(c["commandId"]) for c in restocks), "initial restocks")
+    cmds = mixed_commands(run, products, 2000 - len(restocks), rng)
+    for topic_key in ("reservations", "releases", "admin"):
+        run.send(topic_key, [c for c in cmds if TOPIC_OF[c["type"]] == topic_key])
+    if kill:
+        wait_for(lambda: len(run.events.all()) >= len(restocks) + len(cmds) // 4, "a quarter done")
+        run.stop_worker("w2", signal.SIGKILL)
+    every = restocks + cmds
+    wait_for(lambda: all(run.outcomes(c["commandId"]) for c in every), "all outcomes", 240, 1)
+    check_invariants(run, products, every, 40)
+    for w in list(run.workers):
+        check_eq(run.stop_worker(w), 0, "exit code of " + w)
+
+
+def scenario_load(run):
+    run_load(run, kill=False)
+
+
+def scenario_load_kill(run):
+    run_load(run, kill=True)
+
+
+def scenario_sigterm_handover(run):
+    run.env["LEASEHOLD_WORKER_IDLE_RELEASE"] = "10m"  # only SIGTERM releases it
+    run.start_worker("w1")
+    p = "PROD-H"
+    step(run, "restock", p, quantity=10)
+    check_eq(lease_state(run.container, p), "leased", "lease state while w1 works")
+    check_eq(run.stop_worker("w1"), 0, "exit code after SIGTERM")
+    # Right after exit, nobody holds it: no waiting for the 15 s expiry.
+    check_eq(lease_state(run.container, p), "available", "lease state after SIGTERM")
+    run.start_worker("w2")
+    ev = step(run, "reserve", p, quantity=3, customerId="C")
+    expect(ev, type="reservation.created", total=10, available=7, reserved=3)
+    check("Acquired lease " in run.worker_log("w2"), "w2 acquired the product lease")
+    # w1's restock was committed: w2 did not apply it again.
+    check_eq(len(run.outcomes(ev["commandId"])), 1, "one outcome")
+    check_eq(read_state(run.container, p)["total"], 10, "total after handover")
+
+
+SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items()
+             if name.startswith("scenario_")}
+
+
+def main():
+    if len(sys.argv) != 2 or sys.argv[1] not in SCENARIOS:
+        print("usage: %s %s" % (sys.argv[0], "|".join(sorted(SCENARIOS))), file=sys.stderr)
+        return 2
+    name = sys.argv[1]
+    run = Run(name)
+    t0 = time.monotonic()
+    try:
+        SCENARIOS[name](run)
+    except Exception as e:  # report, show the workers' logs, clean up
+        print("FAIL %s: %s" % (name, e))
+        run.dump_logs()
+        return 1
+    finally:
+        run.close()
+    print("PASS %s (%.1f s)" % (name, time.monotonic() - t0))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
