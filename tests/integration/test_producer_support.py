@@ -129,3 +129,38 @@ def delete_topics(sfx):
               'org.apache.kafka.tools.TopicCommand --bootstrap-server %s --delete --topic '
               '"ptest\\..*\\.%s"' % (SOURCE, BROKERS, sfx))
     subprocess.run(["bash", "-c", script], capture_output=True, timeout=120)
+
+
+# Azurite's well-known development account (public, documented by Microsoft).
+DEV_ACCOUNT = "devstoreaccount1"
+DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+BLOB_ENDPOINT = "http://127.0.0.1:10000/" + DEV_ACCOUNT
+
+
+def container_request(method, container):
+    """Create (PUT) or delete (DELETE) a container on Azurite, SharedKey-signed.
+    Returns the HTTP status (201/202 on success, 409/404 when it already is/was not)."""
+    import base64
+    import hmac
+    import urllib.error
+    import urllib.request
+    from email.utils import formatdate
+    date = formatdate(usegmt=True)
+    version = "2021-08-06"
+    # Path-style (emulator) URLs: the canonical resource repeats the account.
+    resource = "/%s/%s/%s\nrestype:container" % (DEV_ACCOUNT, DEV_ACCOUNT, container)
+    ctype = "application/octet-stream" if method == "PUT" else ""
+    to_sign = "\n".join([method, "", "", "", "", ctype, "", "", "", "", "", "",
+                         "x-ms-date:" + date, "x-ms-version:" + version, resource])
+    sig = base64.b64encode(hmac.new(base64.b64decode(DEV_KEY), to_sign.encode(),
+                                    hashlib.sha256).digest()).decode()
+    req = urllib.request.Request("%s/%s?restype=container" % (BLOB_ENDPOINT, container),
+                                 method=method, data=b"" if method == "PUT" else None,
+                                 headers={"x-ms-date": date, "x-ms-version": version,
+                                          **({"Content-Type": ctype} if ctype else {}),
+                                          "Authorization": "SharedKey %s:%s" % (DEV_ACCOUNT, sig)})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status
+    except urllib.error.HTTPError as e:
+        return e.code
