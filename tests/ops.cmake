@@ -29,3 +29,9 @@ if(TARGET leasehold_schemas AND TARGET leasehold_lease)
   target_include_directories(test_reconciler PRIVATE ${PROJECT_SOURCE_DIR})
   target_link_options(test_reconciler PRIVATE -Wl,--wrap=blob_list,--wrap=blob_get)
 endif()
+
+# Two real workers: SIGKILL the reconciler's leader, the survivor sweeps.
+if(TARGET inventory-worker AND TARGET inventory-producer)
+  leasehold_test(NAME test_reconciler_failover LABEL integration TIMEOUT 300
+    COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_reconciler_failover.py)
+endif()
