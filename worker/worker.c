@@ -500,6 +500,23 @@ int worker_alive(worker *w)
 void worker_collect_metrics(worker *w)
 {
     metrics_record_leases_held(lease_manager_held_count(w->leases));
+    /* Lag from the cached high watermarks (updated by fetches, no request)
+     * and the consumer's position; thread-safe librdkafka calls. */
+    rd_kafka_topic_partition_list_t *assigned = NULL;
+    if (rd_kafka_assignment(w->rk, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    rd_kafka_position(w->rk, assigned);
+    int64_t lag = 0;
+    for (int i = 0; i < assigned->cnt; i++) {
+        int64_t low, high;
+        const rd_kafka_topic_partition_t *tp = &assigned->elems[i];
+        if (tp->offset >= 0 &&
+            rd_kafka_get_watermark_offsets(w->rk, tp->topic, tp->partition, &low, &high) == 0 &&
+            high > tp->offset)
+            lag += high - tp->offset;
+    }
+    rd_kafka_topic_partition_list_destroy(assigned);
+    metrics_record_consumer_lag(lag);
 }
 
 char *worker_leases_json(worker *w)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """test_worker_pipeline.py -- inventory-worker against real Kafka and Azurite.
 
-Usage: test_worker_pipeline.py SCENARIO   (semantics | duplicates | dead_letters |
+Usage: test_worker_pipeline.py SCENARIO   (semantics | duplicates | dead_letters | expiry_reconciler |
                                             load | load_kill | sigterm_handover)
 
 Every run uses its own topics (wtest<random>.*), consumer group and storage
@@ -439,7 +439,7 @@ def run_load(run, kill):
     products = ["PROD-%02d" % i for i in range(20)]
     for w in ("w1", "w2", "w3"):
         run.start_worker(w)
-    restocks = [run.command("restock", p, quantity=40) for p in products]
+    restocks = [run.command("restock", p, quantity=150) for p in products]
     run.send("admin", restocks)
     wait_for(lambda: all(run.outcomes(c["commandId"]) for c in restocks), "initial restocks")
     cmds = mixed_commands(run, products, 2000 - len(restocks), rng)
@@ -450,7 +450,7 @@ def run_load(run, kill):
         run.stop_worker("w2", signal.SIGKILL)
     every = restocks + cmds
     wait_for(lambda: all(run.outcomes(c["commandId"]) for c in every), "all outcomes", 240, 1)
-    check_invariants(run, products, every, 40)
+    check_invariants(run, products, every, 150)
     for w in list(run.workers):
         check_eq(run.stop_worker(w), 0, "exit code of " + w)
 
@@ -461,6 +461,30 @@ def scenario_load(run):
 
 def scenario_load_kill(run):
     run_load(run, kill=True)
+
+
+def scenario_expiry_reconciler(run):
+    # The leader's sweep (1 s interval) publishes `expire`; the worker applies it.
+    run.env["LEASEHOLD_RECONCILER_ENABLED"] = "true"
+    run.env["LEASEHOLD_RECONCILER_INTERVAL"] = "1s"
+    run.env["LEASEHOLD_RECONCILER_LEASE_NAME"] = run.suffix + "-reconciliation"
+    run.start_worker("w1")
+    p = "PROD-E"
+    step(run, "restock", p, quantity=20)
+    short = step(run, "reserve", p, quantity=6, customerId="CUST-E", ttlSeconds=1)
+    keep = step(run, "reserve", p, quantity=4, customerId="CUST-K")
+    expect(keep, available=10, reserved=10)
+    ev = wait_for(lambda: next((e for e in run.events.all() if e["type"] == "reservation.expired"),
+                               None), "reservation.expired")
+    expect(ev, reservationId=short["reservationId"], quantity=6, customerId="CUST-E",
+           total=20, available=16, reserved=4)
+    check_eq(ev["commandId"], "expire-" + short["reservationId"], "expire commandId")
+    st = read_state(run.container, p)
+    check_eq([r["reservationId"] for r in st["reservations"]], [keep["reservationId"]],
+             "remaining reservations")
+    # A later sweep may publish the same expire again: same eventId, no effect.
+    check_eq({e["eventId"] for e in run.events.all() if e["type"] == "reservation.expired"},
+             {ev["eventId"]}, "expired once")
 
 
 def scenario_sigterm_handover(run):
