@@ -351,9 +351,7 @@ static int proc_apply_batch(product *pr, void *const *items, size_t n, uint64_t 
         }
         outcomes[i] = proc_outcome_name(r, &ev);
         mutated |= r != INVENTORY_REPLAY;
-        if (r == INVENTORY_APPLIED && ev.type == INV_EV_RESERVATION_CREATED)
-            log_info("%s", ev.message); /* "Successfully reserved N units of P for C" */
-        else if (r == INVENTORY_DUPLICATE)
+        if (r == INVENTORY_DUPLICATE)
             log_info("Duplicate command %s for product %s: re-emitting event %s", it->cmd.command_id,
                      pr->id, ev.event_id);
     }
@@ -366,6 +364,10 @@ static void proc_finish(product *pr, void *const *items, size_t n, const char **
     for (size_t i = 0; i < n; i++) {
         const work_item *it = items[i];
         offset_tracker_finish(pr->proc->opts.tracker, it->topic, it->partition, it->offset);
+        /* Logged once durable, so a fenced-out batch never claims success. */
+        if (strcmp(outcomes[i], "reservation.created") == 0)
+            log_info("Successfully reserved %lld units of %s for %s", it->cmd.quantity, pr->id,
+                     it->cmd.customer_id);
         metrics_record_command(inv_command_type_name(it->cmd.type), outcomes[i],
                                (double)(now - it->received_ms) / 1000.0);
     }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """test_worker_pipeline.py -- inventory-worker against real Kafka and Azurite.
 
-Usage: test_worker_pipeline.py SCENARIO   (semantics | duplicates | dead_letters | expiry_reconciler |
+Usage: test_worker_pipeline.py SCENARIO   (semantics | duplicates | dead_letters | expiry_reconciler | lease_stolen |
                                             load | load_kill | sigterm_handover)
 
 Every run uses its own topics (wtest<random>.*), consumer group and storage
@@ -76,25 +76,31 @@ def wait_for(cond, what, deadline_s=DEADLINE_S, interval_s=0.1):
 
 # ---- Azurite ----------------------------------------------------------------
 
-def blob_request(method, path, query=None):
-    """One SharedKey-signed request; returns (status, headers, body)."""
+def blob_request(method, path, query=None, ms_headers=None):
+    """One SharedKey-signed request; returns (status, headers, body).
+    ms_headers: extra x-ms-* headers (signed)."""
     query = query or {}
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%a, %d %b %Y %H:%M:%S GMT")
     headers = {"x-ms-date": date, "x-ms-version": "2021-08-06"}
+    headers.update(ms_headers or {})
     canon_headers = "".join("%s:%s\n" % (k, headers[k]) for k in sorted(headers))
     canon_resource = "/%s/%s%s" % (ACCOUNT, ACCOUNT, path)
     for k in sorted(query):
         canon_resource += "\n%s:%s" % (k, query[k])
-    length = ""
-    to_sign = "\n".join([method, "", "", length, "", "", "", "", "", "", "", ""]) + "\n"
+    # urllib sends a Content-Type with any body, so PUTs name one to sign.
+    content_type = "application/octet-stream" if method == "PUT" else ""
+    to_sign = "\n".join([method, "", "", "", "", content_type, "", "", "", "", "", ""]) + "\n"
     to_sign += canon_headers + canon_resource
     sig = base64.b64encode(hmac.new(base64.b64decode(ACCOUNT_KEY), to_sign.encode(),
                                     hashlib.sha256).digest()).decode()
     headers["Authorization"] = "SharedKey %s:%s" % (ACCOUNT, sig)
+    if content_type:
+        headers["Content-Type"] = content_type
     url = BLOB_ENDPOINT + path
     if query:
         url += "?" + "&".join("%s=%s" % (k, v) for k, v in query.items())
-    req = urllib.request.Request(url, method=method, headers=headers)
+    req = urllib.request.Request(url, method=method, headers=headers,
+                                 data=b"" if method == "PUT" else None)
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             return resp.status, dict(resp.headers), resp.read()
@@ -114,6 +120,13 @@ def lease_state(container, product):
     status, headers, _ = blob_request("HEAD", "/%s/%s.json" % (container, product))
     check_eq(status, 200, "HEAD " + product)
     return headers.get("x-ms-lease-state")
+
+
+def lease_action(container, product, action, **headers):
+    h = {"x-ms-lease-action": action}
+    h.update({"x-ms-" + k.replace("_", "-"): str(v) for k, v in headers.items()})
+    status, _, body = blob_request("PUT", "/%s/%s.json" % (container, product), {"comp": "lease"}, h)
+    return status, body
 
 
 # ---- Kafka ------------------------------------------------------------------
@@ -485,6 +498,37 @@ def scenario_expiry_reconciler(run):
     # A later sweep may publish the same expire again: same eventId, no effect.
     check_eq({e["eventId"] for e in run.events.all() if e["type"] == "reservation.expired"},
              {ev["eventId"]}, "expired once")
+
+
+def scenario_lease_stolen(run):
+    # Decision 8: a fenced write refused because the lease was taken abandons
+    # the batch; the command waits (nothing applied) and is applied once the
+    # lease can be acquired again, under a new epoch.
+    run.env["LEASEHOLD_WORKER_IDLE_RELEASE"] = "10m"
+    run.start_worker("w1")
+    p = "PROD-L"
+    first = step(run, "restock", p, quantity=100)
+    check_eq(lease_state(run.container, p), "leased", "w1 holds the product lease")
+    status, body = lease_action(run.container, p, "break", lease_break_period=0)
+    check_eq(status, 202, "break lease (%r)" % body)
+    thief = "00000000-0000-4000-8000-00000000beef"
+    status, body = lease_action(run.container, p, "acquire", lease_duration=-1,
+                                proposed_lease_id=thief)
+    check_eq(status, 201, "steal lease (%r)" % body)
+    cmd = run.command("reserve", p, quantity=5, customerId="C")
+    run.send("reservations", [cmd])
+    wait_for(lambda: "Could not acquire lease for product " + p in run.worker_log("w1"),
+             "w1 to find the lease held elsewhere")
+    check(" lost" in run.worker_log("w1") or "refused" in run.worker_log("w1"),
+          "w1 noticed the loss")
+    check_eq(run.outcomes(cmd["commandId"]), [], "no outcome while the lease is elsewhere")
+    check_eq(read_state(run.container, p)["available"], 100, "state untouched by w1")
+    status, body = lease_action(run.container, p, "release", lease_id=thief)
+    check_eq(status, 200, "release stolen lease (%r)" % body)
+    ev = wait_for(lambda: (run.outcomes(cmd["commandId"]) or [None])[0], "outcome after release")
+    expect(ev, type="reservation.created", total=100, available=95, reserved=5)
+    check(ev["epoch"] > first["epoch"], "new epoch after re-acquire")
+    check_eq(len({e["eventId"] for e in run.outcomes(cmd["commandId"])}), 1, "applied once")
 
 
 def scenario_sigterm_handover(run):
