@@ -1,6 +1,6 @@
 # Lease engine tests (lease/src/lease*.c, renewer.c, election.c, leasectl).
 # Unit tests reach lease/src/lease_internal.h for the pure timing rules.
-foreach(t lease_timing lease_heap)
+foreach(t lease_timing lease_heap lease_options)
   leasehold_test(NAME test_${t} LABEL unit SOURCES unit/test_${t}.c LIBS leasehold_lease)
   target_include_directories(test_${t} PRIVATE ${PROJECT_SOURCE_DIR}/lease/src)
 endforeach()
@@ -10,3 +10,10 @@ add_library(lease_test_util STATIC integration/lease_test_util.c)
 target_link_libraries(lease_test_util PUBLIC leasehold_lease PkgConfig::CMOCKA Threads::Threads)
 leasehold_test(NAME test_lease_azurite LABEL integration TIMEOUT 240
   SOURCES integration/test_lease_azurite.c LIBS lease_test_util)
+leasehold_test(NAME test_lease_soak LABEL integration TIMEOUT 240
+  SOURCES integration/test_lease_soak.c LIBS lease_test_util)
+leasehold_test(NAME test_lease_many LABEL integration TIMEOUT 400
+  SOURCES integration/test_lease_many.c LIBS lease_test_util)
+leasehold_test(NAME test_lease_election LABEL integration TIMEOUT 300
+  SOURCES integration/test_lease_election.c LIBS lease_test_util)
+add_dependencies(test_lease_election leasectl)
