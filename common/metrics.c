@@ -464,24 +464,6 @@ static struct {
 
 static pthread_once_t metrics_lh_once = PTHREAD_ONCE_INIT;
 
-/* The `cause` label value: the same words as lease_loss_reason_name(),
- * spelled out here because common/ uses only lease.h's types and must not
- * require linking the lease library (programs that never touch leases link
- * the metrics without it). */
-static const char *metrics_loss_cause(lease_loss_reason reason) {
-    switch (reason) {
-    case LEASE_LOST_TAKEN:
-        return "taken";
-    case LEASE_LOST_BROKEN:
-        return "broken";
-    case LEASE_LOST_DEADLINE:
-        return "deadline";
-    case LEASE_LOST_GONE:
-        return "gone";
-    }
-    return "unknown";
-}
-
 /* Registration of the fixed families cannot fail except for lack of memory
  * at start-up, where there is nothing sensible to continue with. */
 static metrics_family *metrics_must(metrics_family *f, const char *err) {
@@ -556,7 +538,7 @@ static void metrics_lh_init(void) {
     /* Expose every loss cause from the start so rate() works before the
      * first loss. */
     for (int reason = LEASE_LOST_TAKEN; reason <= LEASE_LOST_GONE; reason++) {
-        const char *v[] = {metrics_loss_cause((lease_loss_reason)reason)};
+        const char *v[] = {lease_loss_reason_name((lease_loss_reason)reason)};
         metrics_counter_add(metrics_lh.leases_lost, v, 0);
     }
 }
@@ -684,7 +666,7 @@ void metrics_lease_event(const struct lease_event *ev, void *opaque) {
         metrics_gauge_add(metrics_lh.leases_held, NULL, -1);
         break;
     case LEASE_EV_LOST: {
-        const char *v[] = {metrics_loss_cause(ev->reason)};
+        const char *v[] = {lease_loss_reason_name(ev->reason)};
         metrics_counter_add(metrics_lh.leases_lost, v, 1);
         metrics_gauge_add(metrics_lh.leases_held, NULL, -1);
         break;

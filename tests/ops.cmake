@@ -3,28 +3,28 @@
 # worker/reconciler.c). The worker sources are compiled straight into the
 # test executables so these tests do not depend on the worker's targets.
 leasehold_test(NAME test_metrics LABEL unit SOURCES unit/test_metrics.c LIBS leasehold_common)
-target_include_directories(test_metrics PRIVATE ${PROJECT_SOURCE_DIR}/lease/include)
 
 if(TARGET leasehold_schemas)
-  # blob_get is wrapped by an in-memory fake, so the lease library is not linked.
+  # blob_get is replaced by an in-memory fake (--wrap), so no storage is needed.
   leasehold_test(NAME test_admin_http LABEL unit
     SOURCES unit/test_admin_http.c ${PROJECT_SOURCE_DIR}/worker/admin_http.c
     LIBS leasehold_common leasehold_schemas PkgConfig::MHD PkgConfig::CURL PkgConfig::JANSSON)
-  target_include_directories(test_admin_http PRIVATE ${PROJECT_SOURCE_DIR}
-    ${PROJECT_SOURCE_DIR}/lease/include)
+  target_include_directories(test_admin_http PRIVATE ${PROJECT_SOURCE_DIR})
   target_link_options(test_admin_http PRIVATE -Wl,--wrap=blob_get)
 endif()
 
 # The reconciler needs the lease engine (election) and librdkafka.
 if(TARGET leasehold_schemas AND TARGET leasehold_lease)
   leasehold_test(NAME test_reconciler_azurite_kafka LABEL integration
-    SOURCES integration/test_reconciler.c ${PROJECT_SOURCE_DIR}/worker/reconciler.c
+    SOURCES integration/test_reconciler.c integration/test_reconciler_support.c
+            ${PROJECT_SOURCE_DIR}/worker/reconciler.c
     LIBS leasehold_common leasehold_schemas leasehold_lease PkgConfig::RDKAFKA PkgConfig::CURL)
   target_include_directories(test_reconciler_azurite_kafka PRIVATE ${PROJECT_SOURCE_DIR})
 
   # Unit variant: storage wrapped in memory, Kafka from librdkafka's mock cluster.
   leasehold_test(NAME test_reconciler LABEL unit
-    SOURCES unit/test_reconciler.c ${PROJECT_SOURCE_DIR}/worker/reconciler.c
+    SOURCES unit/test_reconciler.c integration/test_reconciler_support.c
+            ${PROJECT_SOURCE_DIR}/worker/reconciler.c
     LIBS leasehold_common leasehold_schemas leasehold_lease PkgConfig::RDKAFKA)
   target_include_directories(test_reconciler PRIVATE ${PROJECT_SOURCE_DIR})
   target_link_options(test_reconciler PRIVATE -Wl,--wrap=blob_list,--wrap=blob_get)

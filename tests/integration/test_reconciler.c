@@ -26,6 +26,7 @@
 #include "leasehold/inventory_schema.h"
 #include "leasehold/lease.h"
 #include "metrics.h"
+#include "test_reconciler_support.h"
 #include "worker/reconciler.h"
 
 #define WAIT_MS 30000
@@ -169,66 +170,11 @@ static inv_reservation reservation(fixture *fx, const char *id, int64_t expires_
     return r;
 }
 
-typedef struct consumed {
-    size_t n;
-    char key[8][INV_PRODUCT_MAX + 1];
-    inv_command cmd[8];
-} consumed;
-
-/* Reads the topic's only partition from the beginning until its end has been
- * reached and at least `min_messages` arrived (or WAIT_MS passed). */
-static consumed consume_topic(fixture *fx, size_t min_messages) {
-    consumed out = {0};
-    char errstr[512], group[64];
+/* Everything on the fixture's topic, read to its end. */
+static rec_consumed consume(fixture *fx, size_t expect) {
+    char group[64];
     snprintf(group, sizeof(group), "test-reconciler-%s", fx->suffix);
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    const char *kv[] = {"bootstrap.servers", fx->brokers, "group.id", group,
-                        "enable.partition.eof", "true", "enable.auto.commit", "false",
-                        "isolation.level", "read_committed", NULL};
-    for (size_t i = 0; kv[i]; i += 2)
-        assert_int_equal(rd_kafka_conf_set(conf, kv[i], kv[i + 1], errstr, sizeof(errstr)),
-                         RD_KAFKA_CONF_OK);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-    assert_non_null(rk);
-    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(parts, fx->topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    assert_int_equal(rd_kafka_assign(rk, parts), RD_KAFKA_RESP_ERR_NO_ERROR);
-    rd_kafka_topic_partition_list_destroy(parts);
-
-    int at_end = 0;
-    int64_t deadline = monotonic_ms() + WAIT_MS;
-    while (!(at_end && out.n >= min_messages) && monotonic_ms() < deadline) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
-        if (!m)
-            continue;
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            at_end = 1;
-        } else if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-            assert_true(out.n < 8);
-            char err[256];
-            snprintf(out.key[out.n], sizeof(out.key[0]), "%.*s", (int)m->key_len,
-                     (const char *)m->key);
-            assert_int_equal(
-                inv_command_decode(m->payload, m->len, &out.cmd[out.n], err, sizeof(err)), 0);
-            out.n++;
-            at_end = 0;
-        }
-        rd_kafka_message_destroy(m);
-    }
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
-    return out;
-}
-
-static void assert_expire_command(const consumed *c, size_t i, const char *product,
-                                  const char *reservation_id) {
-    char command_id[INV_ID_MAX + 1];
-    snprintf(command_id, sizeof(command_id), "expire-%s", reservation_id);
-    assert_string_equal(c->key[i], product);
-    assert_int_equal(c->cmd[i].type, INV_CMD_EXPIRE);
-    assert_string_equal(c->cmd[i].command_id, command_id);
-    assert_string_equal(c->cmd[i].product_id, product);
-    assert_string_equal(c->cmd[i].reservation_id, reservation_id);
+    return rec_consume(fx->brokers, fx->topic, group, expect, WAIT_MS);
 }
 
 static reconciler *new_reconciler(fixture *fx, lease_manager *mgr, long long interval_ms) {
@@ -264,9 +210,9 @@ static void test_reconciler_sweep_once_publishes_expired(void **state) {
     assert_int_equal(reconciler_is_leader(r), 0);
     reconciler_free(r);
 
-    consumed c = consume_topic(fx, 1);
+    rec_consumed c = consume(fx, 1);
     assert_int_equal(c.n, 1);
-    assert_expire_command(&c, 0, "PROD-A", a[0].reservation_id);
+    rec_assert_expire(&c, 0, "PROD-A", a[0].reservation_id, 0);
     assert_true(c.cmd[0].issued_at_ms >= fx->now_ms);
 }
 
@@ -287,9 +233,9 @@ static void test_reconciler_sweep_once_reports_invalid_state(void **state) {
     assert_non_null(strstr(err, "sweep: 1 errors, first: state blob BAD.json is invalid: "));
     reconciler_free(r);
 
-    consumed c = consume_topic(fx, 1);
+    rec_consumed c = consume(fx, 1);
     assert_int_equal(c.n, 1);
-    assert_expire_command(&c, 0, "PROD-C", c1[0].reservation_id);
+    rec_assert_expire(&c, 0, "PROD-C", c1[0].reservation_id, 0);
 }
 
 static void test_reconciler_sweep_once_uses_given_time(void **state) {
@@ -306,10 +252,9 @@ static void test_reconciler_sweep_once_uses_given_time(void **state) {
     assert_int_equal(stats.published, 1);
     reconciler_free(r);
 
-    consumed c = consume_topic(fx, 1);
+    rec_consumed c = consume(fx, 1);
     assert_int_equal(c.n, 1);
-    assert_expire_command(&c, 0, "PROD-D", d[0].reservation_id);
-    assert_true(c.cmd[0].issued_at_ms == fx->now_ms + 120000);
+    rec_assert_expire(&c, 0, "PROD-D", d[0].reservation_id, fx->now_ms + 120000);
 }
 
 static void test_reconciler_leader_sweeps_on_election(void **state) {
@@ -346,9 +291,9 @@ static void test_reconciler_leader_sweeps_on_election(void **state) {
         lease_leader(mgr, RECONCILER_LOCK_NAME, identity, sizeof(identity), &le), LEASE_OK);
     assert_string_equal(identity, "reconciler-test");
 
-    consumed c = consume_topic(fx, 1);
+    rec_consumed c = consume(fx, 1);
     assert_int_equal(c.n, 1);
-    assert_expire_command(&c, 0, "PROD-E", e[0].reservation_id);
+    rec_assert_expire(&c, 0, "PROD-E", e[0].reservation_id, 0);
 
     reconciler_stop(r);
     assert_int_equal(reconciler_is_leader(r), 0);

@@ -12,12 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
 #include "leasehold/inventory_schema.h"
+#include "integration/test_reconciler_support.h"
 #include "worker/reconciler.h"
 
 #define NOW_MS 1800000000000LL
@@ -150,58 +150,6 @@ static reconciler *new_reconciler(fixture *fx, int publish_timeout_ms) {
     return r;
 }
 
-typedef struct consumed {
-    size_t n;
-    char key[8][INV_PRODUCT_MAX + 1];
-    inv_command cmd[8];
-} consumed;
-
-/* Reads partition 0 from the start until its end, after `expect` messages. */
-static consumed consume(fixture *fx, size_t expect) {
-    consumed out = {0};
-    char errstr[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    const char *kv[] = {"bootstrap.servers", fx->brokers, "group.id", "unit",
-                        "enable.partition.eof", "true", "log_level", "0", NULL};
-    for (size_t i = 0; kv[i]; i += 2)
-        rd_kafka_conf_set(conf, kv[i], kv[i + 1], errstr, sizeof(errstr));
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-    assert_non_null(rk);
-    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(parts, TOPIC, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    rd_kafka_assign(rk, parts);
-    rd_kafka_topic_partition_list_destroy(parts);
-    struct timespec start;
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    int at_end = 0;
-    for (;;) {
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if ((at_end && out.n >= expect) || now.tv_sec - start.tv_sec > 20)
-            break;
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
-        if (!m)
-            continue;
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            at_end = 1;
-        } else if (!m->err) {
-            char err[256];
-            assert_true(out.n < 8);
-            snprintf(out.key[out.n], sizeof(out.key[0]), "%.*s", (int)m->key_len,
-                     (const char *)m->key);
-            assert_int_equal(inv_command_decode(m->payload, m->len, &out.cmd[out.n], err,
-                                                sizeof(err)),
-                             0);
-            out.n++;
-            at_end = 0;
-        }
-        rd_kafka_message_destroy(m);
-    }
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
-    return out;
-}
-
 /* ---- Tests ----------------------------------------------------------------- */
 
 static void test_reconciler_new_rejects_bad_config(void **state) {
@@ -267,20 +215,11 @@ static void test_reconciler_sweep_once_publishes_only_expired(void **state) {
     assert_int_equal(st.aborted, 0);
     reconciler_free(r);
 
-    consumed c = consume(fx, 3);
+    rec_consumed c = rec_consume(fx->brokers, TOPIC, "unit", 3, 20000);
     assert_int_equal(c.n, 3);
-    const char *keys[] = {"PROD-A", "PROD-A", "PROD-B"};
-    const char *ids[] = {"RES-A1", "RES-A2", "RES-B1"};
-    for (size_t i = 0; i < 3; i++) {
-        char command_id[64];
-        snprintf(command_id, sizeof(command_id), "expire-%s", ids[i]);
-        assert_string_equal(c.key[i], keys[i]);
-        assert_int_equal(c.cmd[i].type, INV_CMD_EXPIRE);
-        assert_string_equal(c.cmd[i].command_id, command_id);
-        assert_string_equal(c.cmd[i].product_id, keys[i]);
-        assert_string_equal(c.cmd[i].reservation_id, ids[i]);
-        assert_true(c.cmd[i].issued_at_ms == NOW_MS);
-    }
+    rec_assert_expire(&c, 0, "PROD-A", "RES-A1", NOW_MS);
+    rec_assert_expire(&c, 1, "PROD-A", "RES-A2", NOW_MS);
+    rec_assert_expire(&c, 2, "PROD-B", "RES-B1", NOW_MS);
 }
 
 static void test_reconciler_sweep_once_reports_unusable_blobs(void **state) {
