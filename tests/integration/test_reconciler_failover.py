@@ -75,6 +75,46 @@ def delete_container(name):
             raise
 
 
+LABEL = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"'
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:%s)(?:,%s)*\})? '
+                    r'([-+]?[0-9.]+(?:e[-+][0-9]+)?|[-+]Inf|NaN)$' % (LABEL, LABEL))
+
+
+def check_exposition(text):
+    """Checks Prometheus text format 0.0.4 the way a scraper reads it: one
+    TYPE per family before its samples, valid sample lines, and histograms
+    whose buckets are cumulative and end with +Inf equal to _count.
+    Returns {family: type}."""
+    types, buckets = {}, {}
+    for line in text.splitlines():
+        if line.startswith("# HELP "):
+            continue
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ")
+            assert name not in types, "second TYPE for " + name
+            assert kind in ("counter", "gauge", "histogram"), line
+            types[name] = kind
+            continue
+        m = SAMPLE.match(line)
+        assert m, "not a sample line: %r" % line
+        name, labels, value = m.group(1), m.group(2) or "", float(m.group(3))
+        family = re.sub(r"_(bucket|sum|count)$", "", name)
+        kind = types.get(name) or types.get(family)
+        assert kind, "sample before its TYPE: " + line
+        if kind != "histogram" or name.endswith("_sum"):
+            continue
+        series = (family, re.sub(r',?le="[^"]*"', "", labels).replace("{}", ""))
+        if name.endswith("_bucket"):
+            counts = buckets.setdefault(series, [])
+            assert not counts or value >= counts[-1], "buckets not cumulative: " + line
+            counts.append(value)
+            buckets[series + ("inf",)] = 'le="+Inf"' in labels
+        else:
+            assert buckets[series + ("inf",)], "no +Inf bucket before " + line
+            assert buckets[series][-1] == value, "+Inf bucket differs from " + line
+    return types
+
+
 class Worker:
     """One inventory-worker process; its log lines are collected as they come."""
 
@@ -195,6 +235,9 @@ class ReconcilerFailoverTest(unittest.TestCase):
         self.assertIsNotNone(b.find("sweep found 1 expired reservations in 1 products"), b.log())
         self.assertEqual(b.metric("leasehold_leader"), 1)
         self.assertEqual(b.metric("leasehold_reservations_expired_total"), 1)
+        status, text = b.get("/metrics")
+        self.assertEqual(status, 200)
+        self.assertEqual(check_exposition(text)["leasehold_lease_handoff_seconds"], "histogram")
 
         expires = self.admin_commands()
         self.assertEqual(len(expires), 1)
