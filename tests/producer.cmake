@@ -16,6 +16,8 @@ if(TARGET leasehold_producer)
     # while inventory-worker is not built.
     leasehold_test(NAME test_gateway_e2e LABEL integration TIMEOUT 300
       COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_gateway_e2e.py)
-    set_tests_properties(test_gateway_e2e PROPERTIES SKIP_RETURN_CODE 77)
+    leasehold_test(NAME test_producer_load LABEL integration TIMEOUT 400
+      COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_producer_load.py)
+    set_tests_properties(test_gateway_e2e test_producer_load PROPERTIES SKIP_RETURN_CODE 77)
   endif()
 endif()

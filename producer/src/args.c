@@ -89,6 +89,7 @@ static const struct {
     {"get", ARGS_GET, 1, GLOBAL_OPTS},
     {"load", ARGS_LOAD, 0, LOAD_OPTS},
     {"serve", ARGS_SERVE, 0, GLOBAL_OPTS | BIT(OPT_LISTEN) | BIT(OPT_TIMEOUT)},
+    {"config-markdown", ARGS_CONFIG_MARKDOWN, 0, BIT(OPT_HELP)},
 };
 
 const char *args_usage(void) {
@@ -104,6 +105,7 @@ const char *args_usage(void) {
            "       [--prefix P] [--run-id ID] [--initial-stock N] [--max-quantity N]\n"
            "       [--customers N] [--timeout DURATION]\n"
            "  serve --listen ADDR:PORT         REST gateway (POST .../reserve, .../release, GET)\n"
+           "  config-markdown                  print the configuration keys as a Markdown table\n"
            "global options: --config FILE, --brokers HOST:PORT[,...], --help\n"
            "exit codes: 0 success, 3 rejected by the domain, 1 error\n";
 }

@@ -8,6 +8,7 @@
  *     load [--products N --count N --rate R --mix R:L:S --hot F --duplicates F
  *           --invalid F --seed S --prefix P --run-id ID --initial-stock N --max-quantity N]
  *     serve --listen ADDR:PORT
+ *     config-markdown
  *   options: --config FILE --brokers LIST --wait --timeout DURATION --command-id ID
  *
  * Parsing is syntactic only: quantities and ids stay text here and are
@@ -28,7 +29,8 @@ typedef enum args_command {
     ARGS_RELEASE,
     ARGS_GET,
     ARGS_LOAD,
-    ARGS_SERVE
+    ARGS_SERVE,
+    ARGS_CONFIG_MARKDOWN /* the configuration table for docs/producer.md */
 } args_command;
 
 typedef struct producer_args {

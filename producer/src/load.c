@@ -138,7 +138,7 @@ static int load_initial_stock(sender *s, tracker *t, config *cfg, const load_opt
         if (load_publish(s, t, cfg, &c, 1) != 0)
             return -1;
     }
-    sender_flush(s, (int)timeout_ms);
+    sender_flush(s, SENDER_DELIVERY_TIMEOUT_MS + 5000);
     if (tracker_wait_matched(t, before.matched + (uint64_t)o->products, timeout_ms) != 0) {
         fprintf(stderr, "inventory-producer: initial restock: no outcome for every product within "
                         "%lld ms (is a worker running?)\n",
@@ -149,7 +149,8 @@ static int load_initial_stock(sender *s, tracker *t, config *cfg, const load_opt
 }
 
 static void load_summary(const load_options *o, const char *run_id, long long sent[3],
-                         load_run_state *st, tracker *t, uint64_t expected, double elapsed) {
+                         load_run_state *st, tracker *t, uint64_t expected, uint64_t got,
+                         double elapsed) {
     tracker_counts c;
     stats_summary lat;
     tracker_get_counts(t, &c);
@@ -168,7 +169,7 @@ static void load_summary(const load_options *o, const char *run_id, long long se
             printf(" %s %llu", inv_event_type_name((inv_event_type)i), (unsigned long long)n);
     }
     printf("\n  missing:       %llu of %llu commands without an outcome\n",
-           (unsigned long long)(expected > lat.count ? expected - lat.count : 0),
+           (unsigned long long)(expected > got ? expected - got : 0),
            (unsigned long long)expected);
     printf("  re-emitted:    %llu duplicate outcome events\n", (unsigned long long)c.repeated);
     printf("  dead letters:  %llu seen\n", (unsigned long long)c.dead_letters);
@@ -252,15 +253,16 @@ int load_run(config *cfg, const load_options *o) {
             load_progress(i + 1, o->count, &st, 0);
         }
     }
-    sender_flush(s, (int)timeout_ms);
+    sender_flush(s, SENDER_DELIVERY_TIMEOUT_MS + 5000);
     tracker_wait_matched(t, base.matched + expected, timeout_ms);
     double elapsed = load_now_s() - start;
     if (tty)
         load_progress(o->count, o->count, &st, 1);
-    load_summary(o, run_id, sent, &st, t, expected, elapsed);
     tracker_counts end;
     tracker_get_counts(t, &end);
-    exit_code = end.matched - base.matched >= expected && atomic_load(&st.failures) == 0 ? 0 : 1;
+    uint64_t got = end.matched - base.matched;
+    load_summary(o, run_id, sent, &st, t, expected, got, elapsed);
+    exit_code = got >= expected && atomic_load(&st.failures) == 0 ? 0 : 1;
 out:
     sender_free(s);
     tracker_free(t);

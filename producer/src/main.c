@@ -57,6 +57,12 @@ int main(int argc, char **argv) {
         fputs(args_usage(), stdout);
         return REST_EXIT_OK;
     }
+    if (a.command == ARGS_CONFIG_MARKDOWN) {
+        size_t n;
+        const config_key *keys = producer_config_keys(&n);
+        config_write_markdown(keys, n, stdout);
+        return REST_EXIT_OK;
+    }
     config *cfg = producer_config_load(a.config_file, err, sizeof(err));
     if (!cfg || producer_apply_flags(cfg, &a, err, sizeof(err)) != 0) {
         fprintf(stderr, "inventory-producer: %s\n", err);

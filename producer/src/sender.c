@@ -60,11 +60,13 @@ sender *sender_new(const char *brokers, sender_failed_fn failed, void *opaque, c
     s->failed = failed;
     s->opaque = opaque;
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char delivery_timeout[32];
+    snprintf(delivery_timeout, sizeof(delivery_timeout), "%d", SENDER_DELIVERY_TIMEOUT_MS);
     const char *settings[][2] = {{"bootstrap.servers", brokers},
                                  {"client.id", "inventory-producer"},
                                  {"enable.idempotence", "true"},
                                  {"linger.ms", "5"},
-                                 {"message.timeout.ms", "30000"}};
+                                 {"message.timeout.ms", delivery_timeout}};
     for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
         if (rd_kafka_conf_set(conf, settings[i][0], settings[i][1], err, errlen) !=
             RD_KAFKA_CONF_OK) {

@@ -14,6 +14,9 @@
 
 typedef struct sender sender;
 
+/* A message not acknowledged within this time fails (message.timeout.ms). */
+#define SENDER_DELIVERY_TIMEOUT_MS 30000
+
 /* Called on the sender's poll thread; keep it short. */
 typedef void (*sender_failed_fn)(const char *command_id, const char *error, void *opaque);
 

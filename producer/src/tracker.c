@@ -120,19 +120,16 @@ static void tracker_handle_event(tracker *t, const rd_kafka_message_t *m) {
         return;
     }
     int64_t now = tracker_now_us();
-    int64_t latency = -1;
-    int first = 0;
     pthread_mutex_lock(&t->mu);
     tracker_entry *e = *tracker_slot(t, ev.command_id);
     if (!e) {
         t->counts.unmatched++;
     } else if (e->done) {
         t->counts.repeated++;
-        latency = now - e->sent_us;
+        if (t->on_event)
+            t->on_event(&ev, now - e->sent_us, 0, t->opaque);
     } else {
-        first = 1;
         e->done = 1;
-        latency = now - e->sent_us;
         t->counts.matched++;
         if (e->keep) {
             e->ev = malloc(sizeof(*e->ev));
@@ -141,13 +138,15 @@ static void tracker_handle_event(tracker *t, const rd_kafka_message_t *m) {
             else
                 snprintf(e->why, sizeof(e->why), "outcome of %s: out of memory", e->id);
         }
+        /* Before the wake-up, so whoever waited on the count sees the
+         * callback's effect too. */
+        if (t->on_event)
+            t->on_event(&ev, now - e->sent_us, 1, t->opaque);
         if (e->wake)
             pthread_cond_signal(e->wake);
         pthread_cond_broadcast(&t->progress);
     }
     pthread_mutex_unlock(&t->mu);
-    if (latency >= 0 && t->on_event)
-        t->on_event(&ev, latency, first, t->opaque);
 }
 
 static void *tracker_main(void *arg) {

@@ -19,9 +19,11 @@
 
 typedef struct tracker tracker;
 
-/* Called on the tracker thread for every event whose commandId is
- * registered; `first` is 0 when the same command already had an outcome
- * (a re-emitted duplicate). Keep it short. */
+/* Called on the tracker thread, with the tracker's lock held, for every
+ * event whose commandId is registered; `first` is 0 when the same command
+ * already had an outcome (a re-emitted duplicate). Keep it short and never
+ * call tracker functions from it. Its effects are visible to a thread that
+ * returns from tracker_wait / tracker_wait_matched because of this event. */
 typedef void (*tracker_event_fn)(const inv_event *ev, int64_t latency_us, int first, void *opaque);
 
 typedef struct tracker_options {

@@ -10,24 +10,15 @@ its own outcome, and a clean exit on SIGTERM."""
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 import unittest
-import urllib.error
-import urllib.request
 
 import test_producer_support as s
 
 PRODUCT = "PROD-GW"
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Stock:
@@ -83,21 +74,12 @@ class Gateway(unittest.TestCase):
         s.create_topics(cls.topics.values())
         cls.worker = s.FakeWorker([cls.topics["reservations"], cls.topics["releases"]],
                                   cls.topics["events"], Stock())
-        cls.base = "http://127.0.0.1:%d" % free_port()
+        cls.base = "http://127.0.0.1:%d" % s.free_port()
         genv = dict(os.environ, **env)
         genv["LEASEHOLD_STORAGE_CONTAINER"] = "ptest-" + cls.sfx
         cls.gateway = subprocess.Popen([s.PRODUCER, "serve", "--listen", cls.base[7:], "--timeout",
                                         "3s"], env=genv)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if cls.request("GET", "/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or cls.gateway.poll() is not None:
-                raise RuntimeError("gateway did not come up")
-            time.sleep(0.1)  # polling readiness with a deadline
+        s.wait_ok(cls.base + "/healthz", cls.gateway, "gateway", limit=30)
 
     @classmethod
     def tearDownClass(cls):
@@ -109,14 +91,7 @@ class Gateway(unittest.TestCase):
 
     @classmethod
     def request(cls, method, path, body=None, raw=None):
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        req = urllib.request.Request(cls.base + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=30) as resp:
-                return resp.status, json.loads(resp.read())
-        except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read())
+        return s.http(method, cls.base + path, body, raw)
 
     def reserve(self, body, product=PRODUCT, raw=None):
         return self.request("POST", "/api/inventory/%s/reserve" % product, body, raw)

@@ -11,96 +11,31 @@ product (404), and the CLI `get`. Skipped (exit 77) when the worker is not
 built."""
 import json
 import os
-import signal
-import subprocess
 import sys
 import threading
-import time
 import unittest
-import urllib.error
-import urllib.request
 
 import test_producer_support as s
 
-WORKER = os.path.join(s.BIN, "inventory-worker")
 PRODUCT = "PROD-001"
-
-
-def free_port():
-    import socket
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def http(method, url, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
-
-
-def wait_ok(url, proc, what):
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("%s exited with %s" % (what, proc.returncode))
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except (OSError, urllib.error.HTTPError):
-            pass
-        time.sleep(0.2)  # polling readiness with a deadline
-    raise RuntimeError("%s not ready within 60 s" % what)
 
 
 class GatewayEndToEnd(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.sfx = s.suffix()
-        cls.topics, env = s.topic_env(cls.sfx)
-        env.update({"LEASEHOLD_KAFKA_GROUP_ID": "ptest-group-" + cls.sfx,
-                    "LEASEHOLD_STORAGE_CONTAINER": "ptest-inv-" + cls.sfx,
-                    "LEASEHOLD_STORAGE_LEASE_CONTAINER": "ptest-leases-" + cls.sfx})
-        cls.env = env
-        s.create_topics(cls.topics.values())
-        assert s.container_request("PUT", env["LEASEHOLD_STORAGE_CONTAINER"]) == 201
-        penv = dict(os.environ, **env)
-        cls.procs = []
-        for i in (1, 2):
-            port = free_port()
-            p = subprocess.Popen([WORKER, "--id", "ptest-w%d-%s" % (i, cls.sfx), "--admin",
-                                  "127.0.0.1:%d" % port], env=penv)
-            cls.procs.append(p)
-            wait_ok("http://127.0.0.1:%d/readyz" % port, p, "worker %d" % i)
-        cls.base = "http://127.0.0.1:%d" % free_port()
-        cls.gateway = subprocess.Popen([s.PRODUCER, "serve", "--listen", cls.base[7:],
-                                        "--timeout", "30s"], env=penv)
-        cls.procs.insert(0, cls.gateway)
-        wait_ok(cls.base + "/healthz", cls.gateway, "gateway")
+        cls.pipeline = s.RealPipeline(workers=2)
+        cls.env = cls.pipeline.env
+        cls.base = "http://127.0.0.1:%d" % s.free_port()
+        gateway = cls.pipeline.start([s.PRODUCER, "serve", "--listen", cls.base[7:],
+                                      "--timeout", "30s"])
+        s.wait_ok(cls.base + "/healthz", gateway, "gateway")
 
     @classmethod
     def tearDownClass(cls):
-        for p in cls.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in cls.procs:
-            try:
-                p.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-        s.container_request("DELETE", cls.env["LEASEHOLD_STORAGE_CONTAINER"])
-        s.container_request("DELETE", cls.env["LEASEHOLD_STORAGE_LEASE_CONTAINER"])
-        s.delete_topics(cls.sfx)
+        cls.pipeline.cleanup()
 
     def api(self, method, path, body=None):
-        return http(method, self.base + "/api/inventory/" + path, body)
+        return s.http(method, self.base + "/api/inventory/" + path, body)
 
     def test_original_sample_flow(self):
         r = s.run_producer(["restock", PRODUCT, "100", "--wait", "--timeout", "60s"], self.env)
@@ -166,13 +101,11 @@ class GatewayEndToEnd(unittest.TestCase):
         self.assertEqual(r.returncode, 3)
 
     def test_zz_everything_stops_cleanly_on_sigterm(self):
-        for p in self.procs:
-            p.send_signal(signal.SIGTERM)
-        self.assertEqual([p.wait(timeout=60) for p in self.procs], [0, 0, 0])
+        self.assertEqual(self.pipeline.stop(), [0, 0, 0])
 
 
 if __name__ == "__main__":
-    if not os.access(WORKER, os.X_OK):
-        print("skipped: %s not built" % WORKER)
+    if not os.access(s.WORKER, os.X_OK):
+        print("skipped: %s not built" % s.WORKER)
         sys.exit(77)
     unittest.main(verbosity=2, argv=sys.argv[:1])

@@ -41,6 +41,13 @@ def create_topics(names):
                        check=True, timeout=30)
 
 
+def count_records(topic):
+    """Records on a topic, markers included."""
+    out = subprocess.run(["kcat", "-C", "-b", BROKERS, "-t", topic, "-o", "beginning", "-e", "-q",
+                          "-f", "x\n"], capture_output=True, check=True, timeout=30)
+    return out.stdout.count(b"x\n")
+
+
 def read_topic(topic, timeout=30):
     """Every record of a topic as (key, value-string), markers skipped."""
     out = subprocess.run(["kcat", "-C", "-b", BROKERS, "-t", topic, "-o", "beginning", "-e", "-q",
@@ -164,3 +171,103 @@ def container_request(method, container):
             return resp.status
     except urllib.error.HTTPError as e:
         return e.code
+
+
+def free_port():
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http(method, url, body=None, raw=None):
+    """(status, decoded JSON body) of one request; errors are answers too."""
+    import urllib.error
+    import urllib.request
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def wait_ok(url, proc, what, limit=60):
+    """Polls url until it answers 200, failing early if proc exits."""
+    import urllib.error
+    import urllib.request
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("%s exited with %s" % (what, proc.returncode))
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except (OSError, urllib.error.HTTPError):
+            pass
+        time.sleep(0.2)  # polling readiness with a deadline
+    raise RuntimeError("%s not ready within %d s" % (what, limit))
+
+
+WORKER = os.path.join(BIN, "inventory-worker")
+
+
+class RealPipeline:
+    """Private topics, consumer group and containers, with `workers` real
+    inventory-workers started and ready. stop() ends them with SIGTERM and
+    returns their exit codes; cleanup() removes everything created."""
+
+    def __init__(self, workers):
+        self.sfx = suffix()
+        self.topics, self.env = topic_env(self.sfx)
+        self.env.update({"LEASEHOLD_KAFKA_GROUP_ID": "ptest-group-" + self.sfx,
+                         "LEASEHOLD_STORAGE_CONTAINER": "ptest-inv-" + self.sfx,
+                         "LEASEHOLD_STORAGE_LEASE_CONTAINER": "ptest-leases-" + self.sfx})
+        create_topics(self.topics.values())
+        if container_request("PUT", self.env["LEASEHOLD_STORAGE_CONTAINER"]) != 201:
+            raise RuntimeError("cannot create the test container")
+        self.procs = []
+        for i in range(1, workers + 1):
+            port = free_port()
+            p = subprocess.Popen([WORKER, "--id", "ptest-w%d-%s" % (i, self.sfx), "--admin",
+                                  "127.0.0.1:%d" % port], env=self.full_env())
+            self.procs.append(p)
+            wait_ok("http://127.0.0.1:%d/readyz" % port, p, "worker %d" % i)
+        # The markers on the three command topics are not commands: wait for
+        # their dead letters so later counts start from a settled topic.
+        deadline = time.monotonic() + 60
+        while count_records(self.topics["dlq"]) < 4:
+            if time.monotonic() > deadline:
+                raise RuntimeError("markers never reached the dead-letter topic")
+            time.sleep(0.2)  # polling with a deadline
+
+    def full_env(self):
+        return dict(os.environ, **self.env)
+
+    def start(self, args):
+        """Starts another process (e.g. the gateway) stopped before the workers."""
+        p = subprocess.Popen(args, env=self.full_env())
+        self.procs.insert(0, p)
+        return p
+
+    def stop(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(15)
+        codes = []
+        for p in self.procs:
+            try:
+                codes.append(p.wait(timeout=60))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                codes.append(p.wait())
+        return codes
+
+    def cleanup(self):
+        self.stop()
+        container_request("DELETE", self.env["LEASEHOLD_STORAGE_CONTAINER"])
+        container_request("DELETE", self.env["LEASEHOLD_STORAGE_LEASE_CONTAINER"])
+        delete_topics(self.sfx)
