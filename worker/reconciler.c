@@ -188,7 +188,6 @@ static int reconciler_leading_locked(reconciler *r) {
     return r->election && lease_election_is_leader(r->election);
 }
 
-
 typedef struct sweep_ctx {
     reconciler *r;
     int64_t now_ms;
@@ -403,14 +402,19 @@ static void *reconciler_thread(void *arg) {
             pthread_mutex_lock(&r->mu);
             continue;
         }
-        if (!leader)
-            r->elected = 0; /* stale: the election was lost again before sweeping */
-        /* Not leading: wake at least once per interval anyway, in case an
-         * election callback raced with this check. */
-        int64_t wait_until = leader ? next_due : now + r->interval_ms;
-        struct timespec ts = {.tv_sec = wait_until / 1000,
-                              .tv_nsec = (long)(wait_until % 1000) * 1000000};
-        while (!r->stopping && !r->elected && reconciler_monotonic_ms() < wait_until)
+        if (!leader) {
+            /* Every election fires `elected`, which signals under r->mu;
+             * the election already counts as leading by then, so this check
+             * cannot miss it. A flag left from a term that has already
+             * ended is stale. */
+            r->elected = 0;
+            if (!r->stopping)
+                pthread_cond_wait(&r->wake, &r->mu);
+            continue;
+        }
+        struct timespec ts = {.tv_sec = next_due / 1000,
+                              .tv_nsec = (long)(next_due % 1000) * 1000000};
+        while (!r->stopping && !r->elected && reconciler_monotonic_ms() < next_due)
             pthread_cond_timedwait(&r->wake, &r->mu, &ts);
     }
     pthread_mutex_unlock(&r->mu);
@@ -472,10 +476,10 @@ void reconciler_free(reconciler *r) {
     if (!r)
         return;
     reconciler_stop(r);
-    if (r->producer) {
-        rd_kafka_flush(r->producer, r->publish_timeout_ms);
+    /* Every sweep ends with a flush bounded by message.timeout.ms, so nothing
+     * can still be waiting for delivery here. */
+    if (r->producer)
         rd_kafka_destroy(r->producer);
-    }
     free(r->topic);
     free(r->container);
     free(r->lock_name);
