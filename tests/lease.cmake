@@ -17,3 +17,8 @@ leasehold_test(NAME test_lease_many LABEL integration TIMEOUT 400
 leasehold_test(NAME test_lease_election LABEL integration TIMEOUT 300
   SOURCES integration/test_lease_election.c LIBS lease_test_util)
 add_dependencies(test_lease_election leasectl)
+
+# Timings (not a test): build/tests/bench_lease [LEASES [HOLD_SECONDS [THREADS]]].
+add_executable(bench_lease bench/bench_lease.c)
+target_link_libraries(bench_lease PRIVATE leasehold_lease)
+set_target_properties(bench_lease PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)

@@ -388,6 +388,27 @@ static lease *lease_handle_new(lease_manager *mgr, const lease_target *tg, const
     return l;
 }
 
+/* Admission control: while the scheduler is behind with renewals of leases
+ * already held, a new acquire waits (up to one renew interval) so that the
+ * storage service spends its capacity on keeping those leases first. This
+ * is what keeps thousands of leases alive while more are being taken on a
+ * busy service. */
+static void lease_admit(lease_manager *mgr, const lease_timing *t)
+{
+    if (!mgr->renewer)
+        return;
+    const int64_t max_lag_ms = 1000;
+    int64_t give_up = lease_now(mgr) + (t->interval_ms ? t->interval_ms : 10000);
+    pthread_mutex_lock(&mgr->mu);
+    for (;;) {
+        int64_t now = lease_now(mgr);
+        if (now >= give_up || lease_renewer_lag_ms_locked(mgr->renewer, now) <= max_lag_ms)
+            break;
+        lease_cond_wait_ms(&mgr->idle, &mgr->mu, 50);
+    }
+    pthread_mutex_unlock(&mgr->mu);
+}
+
 lease_code lease_try_acquire_as(lease_manager *mgr, const char *name,
                                 const lease_acquire_options *o, const char *owner, lease **out,
                                 lease_error *err)
@@ -405,6 +426,7 @@ lease_code lease_try_acquire_as(lease_manager *mgr, const char *name,
     if (lease_timing_for(&mgr->opts, o ? o->duration_s : 0, &t, msg, sizeof(msg)))
         return lease_fail(err, LEASE_ERR_INVALID, NULL, "acquire %s: %s", tg.label, msg);
 
+    lease_admit(mgr, &t);
     char proposed[37], id[64];
     blob_new_guid(proposed);
     blob_error be;

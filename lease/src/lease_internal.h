@@ -178,6 +178,10 @@ void lease_renewer_stop(lease_renewer *r);
 /* Queues (or re-queues) a held handle for renewal at its next due time.
  * Caller holds mgr->mu. 0, or -1 when out of memory. */
 int lease_renewer_schedule_locked(lease_renewer *r, lease *l, int64_t due_ms);
+/* How far the earliest due renewal is overdue (0 when on time). Caller
+ * holds mgr->mu. */
+int64_t lease_renewer_lag_ms_locked(const lease_renewer *r, int64_t now_ms);
+
 /* Takes the handle off the queue (a worker may still be using it: see
  * lease->busy). Caller holds mgr->mu. */
 void lease_renewer_unqueue_locked(lease_renewer *r, lease *l);

@@ -275,3 +275,9 @@ void lease_renewer_unqueue_locked(lease_renewer *r, lease *l)
 {
     lease_heap_remove(&r->heap, &l->node);
 }
+
+int64_t lease_renewer_lag_ms_locked(const lease_renewer *r, int64_t now_ms)
+{
+    const lease_heap_node *top = lease_heap_peek(&r->heap);
+    return top && top->due_ms < now_ms ? now_ms - top->due_ms : 0;
+}
