@@ -17,6 +17,9 @@ leasehold_test(NAME test_lease_many LABEL integration TIMEOUT 400
 leasehold_test(NAME test_lease_election LABEL integration TIMEOUT 300
   SOURCES integration/test_lease_election.c LIBS lease_test_util)
 add_dependencies(test_lease_election leasectl)
+leasehold_test(NAME test_lease_faults LABEL integration TIMEOUT 120
+  SOURCES integration/test_lease_faults.c LIBS lease_test_util)
+target_include_directories(test_lease_faults PRIVATE ${PROJECT_SOURCE_DIR})
 
 # Timings (not a test): build/tests/bench_lease [LEASES [HOLD_SECONDS [THREADS]]].
 add_executable(bench_lease bench/bench_lease.c)
