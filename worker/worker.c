@@ -100,7 +100,9 @@ static void wk_log_partitions(const char *what, const rd_kafka_topic_partition_l
 static void wk_revoke(worker *w, rd_kafka_topic_partition_list_t *parts, int lost)
 {
     wk_log_partitions(lost ? "Partitions lost" : "Partitions revoked, draining", parts);
-    if (!lost && dispatcher_wait_drained(w->disp, wk_item_in_list, parts, w->drain_timeout_ms) != 0)
+    /* At shutdown the drain already ran (and its timeout was spent). */
+    int64_t drain_ms = atomic_load(&w->stopping) ? 0 : w->drain_timeout_ms;
+    if (!lost && dispatcher_wait_drained(w->disp, wk_item_in_list, parts, drain_ms) != 0)
         log_warn("Drain of revoked partitions timed out; unfinished commands go to the next owner");
     size_t dropped = dispatcher_drop(w->disp, wk_item_in_list, parts);
     if (dropped)
@@ -109,7 +111,7 @@ static void wk_revoke(worker *w, rd_kafka_topic_partition_list_t *parts, int los
         wk_commit_partitions(w, parts);
     for (int i = 0; i < parts->cnt; i++)
         offset_tracker_revoke(w->tracker, parts->elems[i].topic, parts->elems[i].partition);
-    dispatcher_release_idle(w->disp, w->drain_timeout_ms);
+    dispatcher_release_idle(w->disp, drain_ms);
 }
 
 /* Runs on the consume loop's thread, inside rd_kafka_consumer_poll. */

@@ -2,6 +2,7 @@
 """test_worker_pipeline.py -- inventory-worker against real Kafka and Azurite.
 
 Usage: test_worker_pipeline.py SCENARIO   (semantics | duplicates | dead_letters | expiry_reconciler | lease_stolen |
+                                            storage_outage |
                                             load | load_kill | sigterm_handover)
 
 Every run uses its own topics (wtest<random>.*), consumer group and storage
@@ -529,6 +530,43 @@ def scenario_lease_stolen(run):
     expect(ev, type="reservation.created", total=100, available=95, reserved=5)
     check(ev["epoch"] > first["epoch"], "new epoch after re-acquire")
     check_eq(len({e["eventId"] for e in run.outcomes(cmd["commandId"])}), 1, "applied once")
+
+
+def http_get(url):
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def scenario_storage_outage(run):
+    # Storage unreachable: the command is retried, readiness goes false, and
+    # it is never skipped: a worker with working storage applies it later.
+    good_env = dict(run.env)
+    run.env["LEASEHOLD_STORAGE_CONNECTION_STRING"] = (
+        "DefaultEndpointsProtocol=http;AccountName=%s;AccountKey=%s;"
+        "BlobEndpoint=http://127.0.0.1:9/%s;" % (ACCOUNT, ACCOUNT_KEY, ACCOUNT))
+    run.env["LEASEHOLD_WORKER_DRAIN_TIMEOUT"] = "2s"
+    run.env["LEASEHOLD_ADMIN_LISTEN"] = "127.0.0.1:0"
+    run.start_worker("w1")
+    cmd = run.command("restock", "PROD-O", quantity=9)
+    run.send("admin", [cmd])
+    wait_for(lambda: "Acquiring lease for product PROD-O failed" in run.worker_log("w1"),
+             "a failed storage attempt")
+    port = wait_for(lambda: [l.split("(port ")[1].rstrip(")") for l in
+                             run.worker_log("w1").splitlines() if "Admin HTTP on" in l],
+                    "admin port")[0]
+    status, body = http_get("http://127.0.0.1:%s/readyz" % port)
+    check_eq(status, 503, "readiness during the outage (%s)" % body)
+    check("storage" in body, "readiness names storage: " + body)
+    check_eq(run.outcomes(cmd["commandId"]), [], "no outcome without storage")
+    check_eq(run.dlq.all(), [], "nothing dead-lettered")
+    check_eq(run.stop_worker("w1"), 2, "exit code when the drain times out")
+    run.env = good_env
+    run.start_worker("w2")
+    ev = wait_for(lambda: (run.outcomes(cmd["commandId"]) or [None])[0], "outcome after the outage")
+    expect(ev, type="stock.restocked", quantity=9, total=9, available=9)
 
 
 def scenario_sigterm_handover(run):
