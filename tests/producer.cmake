@@ -5,8 +5,12 @@ if(TARGET leasehold_producer)
       SOURCES unit/test_producer_${t}.c LIBS leasehold_producer)
   endforeach()
 
+  # Not under TSan: Debian's librdkafka starts its threads with C11
+  # thrd_create, which TSan does not intercept, so any process with a Kafka
+  # client crashes inside the TSan runtime at its first broker connection
+  # (librdkafka issues #4929, #5418). The unit tests above still run.
   find_package(Python3 COMPONENTS Interpreter)
-  if(Python3_Interpreter_FOUND)
+  if(Python3_Interpreter_FOUND AND NOT LEASEHOLD_SANITIZE STREQUAL "thread")
     # Real Kafka, private topics; a fake worker scripted in Python.
     leasehold_test(NAME test_producer_publish LABEL integration TIMEOUT 300
       COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_producer_publish.py)
