@@ -111,6 +111,10 @@ out:
 
 int cli_get(config *cfg, const char *product_id) {
     char err[512];
+    if (command_check_product(product_id, err, sizeof(err)) != 0) {
+        fprintf(stderr, "inventory-producer: %s\n", err);
+        return REST_EXIT_ERROR;
+    }
     blob_client *c = producer_config_blob_client(cfg, err, sizeof(err));
     if (!c) {
         fprintf(stderr, "inventory-producer: %s\n", err);

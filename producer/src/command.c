@@ -105,3 +105,13 @@ out:
     json_decref(doc);
     return rc;
 }
+
+/* The codec has no standalone product-id check; validating a minimal
+ * restock of that product applies exactly its rules and words. */
+int command_check_product(const char *product_id, char *err, size_t errlen) {
+    inv_command cmd;
+    json_t *fields = json_pack("{s:i}", "quantity", 1);
+    int rc = command_build(INV_CMD_RESTOCK, "check", product_id, fields, &cmd, err, errlen);
+    json_decref(fields);
+    return rc;
+}

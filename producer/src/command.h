@@ -25,6 +25,10 @@ extern const char *const command_client_fields[4]; /* quantity, customerId, rese
 int command_build(inv_command_type type, const char *command_id, const char *product_id,
                   json_t *fields, inv_command *out, char *err, size_t errlen);
 
+/* Checks a product id against the codec's rules (pattern, length).
+ * Returns 0, or -1 with "productId: ..." in err. */
+int command_check_product(const char *product_id, char *err, size_t errlen);
+
 /* Value of `camel` or its PascalCase twin in `obj` (borrowed) or NULL. */
 json_t *command_field(json_t *obj, const char *camel);
 

@@ -101,6 +101,8 @@ static enum MHD_Result gateway_get_state(gateway *g, struct MHD_Connection *conn
                                          const char *product) {
     char err[512];
     inv_state st;
+    if (command_check_product(product, err, sizeof(err)) != 0)
+        return gateway_fail(conn, 400, NULL, -1, err);
     int rc = state_read(g->blob, config_string(g->cfg, "storage.container"), product, &st, err,
                         sizeof(err));
     if (rc == 1) {

@@ -175,6 +175,9 @@ class Gateway(unittest.TestCase):
         status, doc = self.request("GET", "/api/inventory/NOPE-1")
         self.assertEqual((status, doc["success"], doc["message"]), (404, False,
                                                                     "product NOPE-1 not found"))
+        status, doc = self.request("GET", "/api/inventory/BAD*ID")
+        self.assertEqual(status, 400)
+        self.assertTrue(doc["message"].startswith("productId: must match"), doc["message"])
         self.assertEqual(self.request("GET", "/api/elsewhere")[0], 404)
         self.assertEqual(self.request("GET", "/api/inventory/%s/reserve" % PRODUCT)[0], 405)
 

@@ -211,6 +211,14 @@ static void test_command_build_cli_text_quantity(void **state) {
     json_decref(f);
 }
 
+static void test_command_check_product_uses_codec_rules(void **state) {
+    char err[256] = "";
+    assert_int_equal(command_check_product("PROD-001", err, sizeof(err)), 0);
+    assert_int_equal(command_check_product("BAD ID", err, sizeof(err)), -1);
+    assert_memory_equal(err, "productId: must match", strlen("productId: must match"));
+    assert_int_equal(command_check_product("", err, sizeof(err)), -1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rest_parse_body_camel_case),
@@ -223,6 +231,7 @@ int main(void) {
         cmocka_unit_test(test_rest_reply_encode_rejected_and_failure),
         cmocka_unit_test(test_rest_state_encode_shape),
         cmocka_unit_test(test_command_build_cli_text_quantity),
+        cmocka_unit_test(test_command_check_product_uses_codec_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
