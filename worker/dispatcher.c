@@ -11,10 +11,13 @@
  */
 #include "dispatcher.h"
 
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "worker_time.h"
 
 #define DISPATCH_BUCKETS 4096
 #define DISPATCH_TICK_MS 20
@@ -50,13 +53,6 @@ struct dispatcher {
     pthread_t housekeeper;
     int housekeeper_started;
 };
-
-static int64_t dispatch_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static unsigned dispatch_hash(const char *s)
 {
@@ -127,7 +123,7 @@ static void dispatch_run_key(dispatcher *d, dkey *k)
         k->slot = slot;
         if (delay > 0 && k->n == 0) {
             k->want_idle = 1;
-            retry_at = dispatch_now_ms() + delay;
+            retry_at = worker_time_mono_ms() + delay;
         }
     } else {
         size_t n = k->n;
@@ -157,9 +153,9 @@ static void dispatch_run_key(dispatcher *d, dkey *k)
         d->queued -= used;
         k->running_n = 0;
         if (used < n)
-            retry_at = dispatch_now_ms() + (retry_ms > 0 ? retry_ms : 0);
+            retry_at = worker_time_mono_ms() + (retry_ms > 0 ? retry_ms : 0);
         if (k->n == 0)
-            k->last_active = dispatch_now_ms();
+            k->last_active = worker_time_mono_ms();
     }
     dispatch_settle(d, k, retry_at);
     pthread_cond_broadcast(&d->progress);
@@ -200,7 +196,7 @@ static void *dispatch_housekeeper(void *arg)
             pthread_mutex_unlock(&d->mu);
             return NULL;
         }
-        int64_t now = dispatch_now_ms();
+        int64_t now = worker_time_mono_ms();
         for (size_t b = 0; b < DISPATCH_BUCKETS; b++) {
             for (dkey *k = d->buckets[b]; k; k = k->hnext) {
                 if (k->state == DKEY_WAITING && k->run_at <= now) {
@@ -308,11 +304,11 @@ static void dispatch_deadline(struct timespec *ts, int64_t timeout_ms)
 
 int dispatcher_wait_drained(dispatcher *d, dispatcher_match_fn match, void *arg, int64_t timeout_ms)
 {
-    int64_t end = dispatch_now_ms() + timeout_ms;
+    int64_t end = worker_time_mono_ms() + timeout_ms;
     pthread_mutex_lock(&d->mu);
     int rc = 0;
     while (dispatch_count_matching(d, match, arg) > 0) {
-        int64_t left = end - dispatch_now_ms();
+        int64_t left = end - worker_time_mono_ms();
         if (left <= 0) {
             rc = -1;
             break;
@@ -360,7 +356,7 @@ static size_t dispatch_count_releasable(dispatcher *d)
 
 void dispatcher_release_idle(dispatcher *d, int64_t timeout_ms)
 {
-    int64_t end = dispatch_now_ms() + timeout_ms;
+    int64_t end = worker_time_mono_ms() + timeout_ms;
     pthread_mutex_lock(&d->mu);
     for (size_t b = 0; b < DISPATCH_BUCKETS; b++) {
         for (dkey *k = d->buckets[b]; k; k = k->hnext) {
@@ -372,7 +368,7 @@ void dispatcher_release_idle(dispatcher *d, int64_t timeout_ms)
         }
     }
     while (dispatch_count_releasable(d) > 0) {
-        int64_t left = end - dispatch_now_ms();
+        int64_t left = end - worker_time_mono_ms();
         if (left <= 0)
             break;
         struct timespec ts;

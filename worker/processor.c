@@ -23,6 +23,7 @@
 #include "inventory.h"
 #include "log.h"
 #include "metrics.h"
+#include "worker_time.h"
 
 #define PROCESSOR_OOM_RETRY_MS 100
 
@@ -48,20 +49,6 @@ struct processor {
     pthread_mutex_t mu;
     product *held; /* products holding a lease */
 };
-
-static int64_t proc_wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t proc_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Exponential backoff with full jitter: uniform in [base/2, min(max, base*2^n)]. */
 static int proc_backoff(product *pr)
@@ -90,7 +77,7 @@ static void proc_on_renewed(lease *l, int64_t new_expiry_ms, uint64_t renewal_co
     (void)opaque;
     (void)renewal_count;
     /* The handle's expiry is monotonic; show it as wall-clock time. */
-    time_t at = (time_t)((proc_wall_ms() + (new_expiry_ms - proc_mono_ms())) / 1000);
+    time_t at = (time_t)((worker_time_wall_ms() + (new_expiry_ms - worker_time_mono_ms())) / 1000);
     struct tm tm;
     char text[32];
     gmtime_r(&at, &tm);
@@ -125,7 +112,7 @@ static product *proc_product_new(processor *p, const char *id)
     snprintf(pr->id, sizeof(pr->id), "%s", id);
     snprintf(pr->blob, sizeof(pr->blob), "%s.json", id);
     inv_state_init(&pr->state, id);
-    pr->seed = (unsigned)proc_mono_ms() ^ (unsigned)(uintptr_t)pr;
+    pr->seed = (unsigned)worker_time_mono_ms() ^ (unsigned)(uintptr_t)pr;
     return pr;
 }
 
@@ -275,7 +262,7 @@ static int proc_write_state(product *pr)
         proc_drop_lease(pr, 0);
         return -1;
     }
-    pr->state.updated_at_ms = proc_wall_ms();
+    pr->state.updated_at_ms = worker_time_wall_ms();
     char *json = inv_state_encode(&pr->state);
     if (json == NULL) {
         proc_forget_state(pr);
@@ -339,7 +326,7 @@ static int proc_apply_batch(product *pr, void *const *items, size_t n, uint64_t 
                             const char **outcomes)
 {
     int mutated = 0;
-    int64_t now = proc_wall_ms();
+    int64_t now = worker_time_wall_ms();
     for (size_t i = 0; i < n; i++) {
         const work_item *it = items[i];
         inventory_source src = {it->topic, it->partition, it->offset};
@@ -360,7 +347,7 @@ static int proc_apply_batch(product *pr, void *const *items, size_t n, uint64_t 
 
 static void proc_finish(product *pr, void *const *items, size_t n, const char **outcomes)
 {
-    int64_t now = proc_mono_ms();
+    int64_t now = worker_time_mono_ms();
     for (size_t i = 0; i < n; i++) {
         const work_item *it = items[i];
         offset_tracker_finish(pr->proc->opts.tracker, it->topic, it->partition, it->offset);
@@ -535,7 +522,7 @@ char *processor_leases_json(processor *p)
     pthread_mutex_lock(&p->mu);
     for (product *pr = p->held; pr; pr = pr->next) {
         lease *l = pr->lease;
-        int64_t left = lease_expiry_ms(l) == INT64_MAX ? -1 : lease_expiry_ms(l) - proc_mono_ms();
+        int64_t left = lease_expiry_ms(l) == INT64_MAX ? -1 : lease_expiry_ms(l) - worker_time_mono_ms();
         json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:b}", "name",
                                              lease_name(l), "productId", pr->id, "leaseId",
                                              lease_id(l), "epoch", (json_int_t)lease_epoch(l),

@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "dispatcher.h"
@@ -33,6 +32,7 @@
 #include "offset_tracker.h"
 #include "processor.h"
 #include "publisher.h"
+#include "worker_time.h"
 
 #define OFFSET_STORE_MS 200
 #define POLL_MS 100
@@ -53,13 +53,6 @@ struct worker {
     atomic_int stopping;
     atomic_llong loop_tick;
 };
-
-static int64_t wk_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int wk_item_in_list(const void *item, void *arg)
 {
@@ -215,10 +208,8 @@ static const char *wk_reason_kind(const char *reason)
 static void wk_dead_letter(worker *w, const rd_kafka_message_t *m, const char *topic,
                            const char *reason)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
     inv_dead_letter dl = {reason, topic, m->partition, m->offset, m->key, m->key_len,
-                          m->payload, m->len, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000};
+                          m->payload, m->len, worker_time_wall_ms()};
     char *record = inv_dead_letter_encode(&dl);
     wk_dead_letter_done *done = calloc(1, sizeof(*done));
     if (record == NULL || done == NULL) {
@@ -272,7 +263,7 @@ static void wk_handle_message(worker *w, const rd_kafka_message_t *m)
     snprintf(it->topic, sizeof(it->topic), "%s", topic);
     it->partition = m->partition;
     it->offset = m->offset;
-    it->received_ms = wk_mono_ms();
+    it->received_ms = worker_time_mono_ms();
     if (dispatcher_submit(w->disp, it->cmd.product_id, it) != 0) {
         log_error("Command at %s/%d@%lld: out of memory", topic, (int)m->partition, (long long)m->offset);
         free(it);
@@ -286,7 +277,7 @@ static void wk_kafka_error(rd_kafka_t *rk, int err, const char *reason, void *op
     (void)rk;
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || err == RD_KAFKA_RESP_ERR__TRANSPORT ||
         err == RD_KAFKA_RESP_ERR__RESOLVE || err == RD_KAFKA_RESP_ERR__FATAL) {
-        atomic_store(&w->kafka_error_at, wk_mono_ms());
+        atomic_store(&w->kafka_error_at, worker_time_mono_ms());
         log_warn("Kafka: %s", reason);
     }
 }
@@ -352,7 +343,7 @@ worker *worker_new(const config *cfg, const char *worker_id,
     w->drain_timeout_ms = config_duration_ms(cfg, "worker.drain_timeout");
     w->max_queued = (size_t)config_int(cfg, "worker.max_queued");
     atomic_init(&w->kafka_error_at, 0);
-    atomic_init(&w->loop_tick, wk_mono_ms());
+    atomic_init(&w->loop_tick, worker_time_mono_ms());
 
     publisher_options po = {config_string(cfg, "kafka.brokers"), worker_id,
                             config_string(cfg, "topic.events"), config_string(cfg, "topic.dlq"),
@@ -424,8 +415,8 @@ static int wk_shutdown(worker *w, char *err, size_t errlen)
         rc = -1;
     }
     /* Dead letters still in flight finish their offsets on delivery. */
-    int64_t end = wk_mono_ms() + w->drain_timeout_ms;
-    while (offset_tracker_pending(w->tracker, NULL, 0) > dispatcher_queued(w->disp) && wk_mono_ms() < end)
+    int64_t end = worker_time_mono_ms() + w->drain_timeout_ms;
+    while (offset_tracker_pending(w->tracker, NULL, 0) > dispatcher_queued(w->disp) && worker_time_mono_ms() < end)
         rd_kafka_consumer_poll(w->rk, 50); /* paused: serves callbacks only */
     wk_store_offsets(w);
     rd_kafka_resp_err_t cerr = rd_kafka_commit(w->rk, NULL, 0);
@@ -443,9 +434,9 @@ int worker_run(worker *w, volatile sig_atomic_t *stop, char *err, size_t errlen)
 {
     if (wk_subscribe(w, err, errlen) != 0)
         return -1;
-    int64_t last_store = wk_mono_ms();
+    int64_t last_store = worker_time_mono_ms();
     while (!*stop) {
-        int64_t now = wk_mono_ms();
+        int64_t now = worker_time_mono_ms();
         atomic_store(&w->loop_tick, now);
         rd_kafka_message_t *m = rd_kafka_consumer_poll(w->rk, POLL_MS);
         if (m) {
@@ -481,7 +472,7 @@ int worker_ready(worker *w, char *reason, size_t cap)
         return 0;
     }
     long long err_at = atomic_load(&w->kafka_error_at);
-    if ((err_at != 0 && wk_mono_ms() - err_at < KAFKA_ERROR_MEMORY_MS) || !publisher_healthy(w->pub)) {
+    if ((err_at != 0 && worker_time_mono_ms() - err_at < KAFKA_ERROR_MEMORY_MS) || !publisher_healthy(w->pub)) {
         snprintf(reason, cap, "kafka: unreachable or failing");
         return 0;
     }
@@ -496,7 +487,7 @@ int worker_alive(worker *w)
 {
     /* The loop polls every POLL_MS; a rebalance drain may hold it for up
      * to the drain timeout. */
-    return wk_mono_ms() - atomic_load(&w->loop_tick) < w->drain_timeout_ms + 10000;
+    return worker_time_mono_ms() - atomic_load(&w->loop_tick) < w->drain_timeout_ms + 10000;
 }
 
 void worker_collect_metrics(worker *w)

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """test_worker_pipeline.py -- inventory-worker against real Kafka and Azurite.
 
-Usage: test_worker_pipeline.py SCENARIO   (semantics | duplicates | dead_letters | expiry_reconciler | lease_stolen |
-                                            storage_outage |
-                                            load | load_kill | sigterm_handover)
+Usage: test_worker_pipeline.py SCENARIO
+  SCENARIO: semantics | duplicates | dead_letters | expiry_reconciler |
+            lease_stolen | storage_outage | sigterm_handover | load | load_kill
 
 Every run uses its own topics (wtest<random>.*), consumer group and storage
 container, so runs never see each other; the container and the topics are
