@@ -91,7 +91,9 @@ char *load_invalid_payload(load_invalid_kind kind, const inv_command *cmd) {
     return text;
 }
 
-static void load_progress(long long done, long long total, load_run_state *st, int final) {
+/* `base`: outcomes counted before the measured phase (initial restocks). */
+static void load_progress(long long done, long long total, load_run_state *st, uint64_t base,
+                          int final) {
     tracker_counts c;
     tracker_get_counts(st->tracker, &c);
     int width = 30, filled = (int)(done * width / (total ? total : 1));
@@ -100,7 +102,7 @@ static void load_progress(long long done, long long total, load_run_state *st, i
         bar[i] = i < filled ? '#' : '.';
     bar[width] = '\0';
     fprintf(stderr, "\r[%s] %3lld%% sent %lld/%lld outcomes %llu%s", bar,
-            done * 100 / (total ? total : 1), done, total, (unsigned long long)c.matched,
+            done * 100 / (total ? total : 1), done, total, (unsigned long long)(c.matched - base),
             final ? "\n" : "");
     fflush(stderr);
 }
@@ -250,7 +252,7 @@ int load_run(config *cfg, const load_options *o) {
         sent[op.kind]++;
         if (tty && load_now_s() - last_progress > 0.1) {
             last_progress = load_now_s();
-            load_progress(i + 1, o->count, &st, 0);
+            load_progress(i + 1, o->count, &st, base.matched, 0);
         }
     }
     sender_flush(s, SENDER_DELIVERY_TIMEOUT_MS + 5000);
@@ -258,7 +260,7 @@ int load_run(config *cfg, const load_options *o) {
     tracker_wait_matched(t, base.matched + expected, timeout_ms);
     double elapsed = load_now_s() - start;
     if (tty)
-        load_progress(o->count, o->count, &st, 1);
+        load_progress(o->count, o->count, &st, base.matched, 1);
     tracker_counts end;
     tracker_get_counts(t, &end);
     uint64_t got = end.matched - base.matched;
