@@ -257,22 +257,24 @@ static void test_reconciler_sweep_once_listing_failure(void **state) {
     reconciler_free(r);
 }
 
-static void test_reconciler_sweep_once_delivery_timeout(void **state) {
+static void test_reconciler_sweep_once_delivery_failure(void **state) {
     fixture *fx = *state;
     const char *ids[] = {"RES-T1"};
     const int64_t exp[] = {NOW_MS - 1};
     fake_add_product("PROD-T.json", "PROD-T", ids, exp, 1);
-    rd_kafka_mock_broker_set_down(fx->mock, 1);
+    /* The next Produce request (API key 0) fails with a permanent error. */
+    rd_kafka_mock_push_request_errors(fx->mock, 0, 1,
+                                      RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
 
-    reconciler *r = new_reconciler(fx, 1000);
+    reconciler *r = new_reconciler(fx, 5000);
     reconciler_sweep_stats st;
     char err[256] = "";
     assert_int_equal(reconciler_sweep_once(r, NOW_MS, &st, err, sizeof(err)), -1);
     assert_int_equal(st.expired, 1);
     assert_int_equal(st.published, 0);
     assert_int_equal(st.errors, 1);
-    assert_string_equal(err, "sweep: 1 errors, first: publish to inventory.admin: Local: Message "
-                             "timed out");
+    assert_string_equal(err, "sweep: 1 errors, first: publish to inventory.admin: Broker: Topic "
+                             "authorization failed");
     reconciler_free(r);
 }
 
@@ -303,7 +305,7 @@ int main(void) {
                                         teardown),
         cmocka_unit_test_setup_teardown(test_reconciler_sweep_once_listing_failure, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_reconciler_sweep_once_delivery_timeout, setup,
+        cmocka_unit_test_setup_teardown(test_reconciler_sweep_once_delivery_failure, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_reconciler_sweep_once_after_stop_aborts, setup,
                                         teardown),
