@@ -191,6 +191,8 @@ static response fetch(fixture *fx, const char *method, const char *path) {
     curl_easy_setopt(fx->curl, CURLOPT_CUSTOMREQUEST, method);
     if (strcmp(method, "POST") == 0)
         curl_easy_setopt(fx->curl, CURLOPT_POSTFIELDS, "{}");
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(fx->curl, CURLOPT_NOBODY, 1L);
     curl_easy_setopt(fx->curl, CURLOPT_WRITEFUNCTION, collect_body);
     curl_easy_setopt(fx->curl, CURLOPT_WRITEDATA, &r);
     assert_int_equal(curl_easy_perform(fx->curl), CURLE_OK);
@@ -306,6 +308,7 @@ static void test_admin_unknown_path_and_method(void **state) {
     fixture *fx = *state;
     assert_response(fx, "GET", "/nope", 404, TEXT, "not found\n");
     assert_response(fx, "GET", "/api/nope", 404, JSON, "{\"error\":\"no such endpoint\"}");
+    assert_response(fx, "HEAD", "/healthz", 200, TEXT, "");
     assert_response(fx, "POST", "/healthz", 405, TEXT, "method not allowed\n");
     assert_response(fx, "DELETE", "/api/leases", 405, TEXT, "method not allowed\n");
 }
