@@ -129,13 +129,18 @@ static void *election_campaign(void *arg)
                 election_pause_locked(e);
                 continue;
             }
+            if (e->stop) {
+                /* Resigned while the attempt was out: never announced. */
+                pthread_mutex_unlock(&e->mu);
+                lease_free(l);
+                pthread_mutex_lock(&e->mu);
+                break;
+            }
             e->l = l;
             e->leader = 1;
             e->lost = 0; /* a loss before this point shows in lease_is_held() */
             e->epoch = lease_epoch(l);
             snprintf(e->lease_id, sizeof(e->lease_id), "%s", lease_id(l));
-            if (e->stop)
-                break;
             uint64_t epoch = e->epoch;
             pthread_mutex_unlock(&e->mu);
             lease_logf(e->mgr, LOG_INFO, "election %s: %s elected (epoch %llu)", e->name,

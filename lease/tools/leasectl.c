@@ -74,7 +74,7 @@ static int64_t ctl_monotonic_ms(void)
 static void ctl_log(int level, const char *line, void *opaque)
 {
     const ctl *c = opaque;
-    if (level <= LOG_ERR || c->verbose)
+    if (level <= LOG_WARNING || c->verbose)
         fprintf(stderr, "%s\n", line);
 }
 
@@ -83,7 +83,8 @@ static void ctl_on_event(const lease_event *ev, void *opaque)
     const ctl *c = opaque;
     if (ev->kind == LEASE_EV_RENEWED) {
         int d = c->duration_s ? c->duration_s : 30;
-        printf("renewed %s, new expiry in %.1fs\n", ev->name, d - ev->latency_ms / 1000.0);
+        printf("renewed lease on %s, new expiry in %.1fs\n", ev->name,
+               d - ev->latency_ms / 1000.0);
     }
 }
 
@@ -129,27 +130,14 @@ static int ctl_signalled(const sigset_t *set)
 
 /* ---- acquire -------------------------------------------------------------- */
 
-static void ctl_on_renewed(lease *l, int64_t new_expiry_ms, uint64_t count, void *opaque)
-{
-    (void)opaque;
-    int64_t in = new_expiry_ms - ctl_monotonic_ms();
-    printf("renewed lease %s on %s, new expiry in %" PRId64 "s (renewal %" PRIu64 ")\n",
-           lease_id(l), lease_name(l), in / 1000, count);
-}
-
-static void ctl_on_renew_failed(lease *l, int attempt, int will_retry, const char *error,
-                                void *opaque)
-{
-    (void)opaque;
-    printf("renewal %d of lease %s failed (%s): %s\n", attempt, lease_id(l),
-           will_retry ? "will retry" : "giving up", error);
-}
-
+/* The library logs the loss ("lost lease ID on NAME: reason"); the main
+ * loop only needs to know. */
 static void ctl_on_lost(lease *l, lease_loss_reason reason, int64_t last_renewal_ms, void *opaque)
 {
     ctl *c = opaque;
+    (void)l;
+    (void)reason;
     (void)last_renewal_ms;
-    printf("lost lease %s: %s\n", lease_id(l), lease_loss_reason_name(reason));
     atomic_store(&c->lost, 1);
 }
 
@@ -159,8 +147,6 @@ static int ctl_acquire(ctl *c, const sigset_t *set)
     memset(&ao, 0, sizeof(ao));
     ao.duration_s = c->duration_s;
     if (c->hold) {
-        ao.callbacks.renewed = ctl_on_renewed;
-        ao.callbacks.renew_failed = ctl_on_renew_failed;
         ao.callbacks.lost = ctl_on_lost;
         ao.callbacks.opaque = c;
     }
