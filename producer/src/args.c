@@ -44,9 +44,9 @@ enum {
 #define GLOBAL_OPTS (BIT(OPT_CONFIG) | BIT(OPT_BROKERS) | BIT(OPT_HELP))
 #define SEND_OPTS (GLOBAL_OPTS | BIT(OPT_WAIT) | BIT(OPT_TIMEOUT) | BIT(OPT_COMMAND_ID))
 #define LOAD_OPTS                                                                                  \
-    (GLOBAL_OPTS | BIT(OPT_TIMEOUT) | BIT(OPT_PRODUCTS) | BIT(OPT_COUNT) | BIT(OPT_RATE) |        \
-     BIT(OPT_MIX) | BIT(OPT_HOT) | BIT(OPT_DUPLICATES) | BIT(OPT_INVALID) | BIT(OPT_SEED) |       \
-     BIT(OPT_PREFIX) | BIT(OPT_RUN_ID) | BIT(OPT_INITIAL_STOCK) | BIT(OPT_MAX_QUANTITY) |         \
+    (GLOBAL_OPTS | BIT(OPT_TIMEOUT) | BIT(OPT_PRODUCTS) | BIT(OPT_COUNT) | BIT(OPT_RATE) |         \
+     BIT(OPT_MIX) | BIT(OPT_HOT) | BIT(OPT_DUPLICATES) | BIT(OPT_INVALID) | BIT(OPT_SEED) |        \
+     BIT(OPT_PREFIX) | BIT(OPT_RUN_ID) | BIT(OPT_INITIAL_STOCK) | BIT(OPT_MAX_QUANTITY) |          \
      BIT(OPT_CUSTOMERS))
 
 static const struct option args_options[] = {
@@ -130,7 +130,8 @@ static int args_double(const char *opt, const char *text, double min, double max
     errno = 0;
     double v = strtod(text, &end);
     if (errno || end == text || *end || !(v >= min && v <= max)) {
-        snprintf(err, errlen, "--%s: must be a number from %g to %g, got '%s'", opt, min, max, text);
+        snprintf(err, errlen, "--%s: must be a number from %g to %g, got '%s'", opt, min, max,
+                 text);
         return -1;
     }
     *out = v;
@@ -142,9 +143,10 @@ static int args_mix(const char *text, load_options *lo, char *err, size_t errlen
     char tail;
     if (sscanf(text, "%u:%u:%u%c", &r, &l, &s, &tail) != 3 || r + l + s == 0 || r > 1000000 ||
         l > 1000000 || s > 1000000) {
-        snprintf(err, errlen,
-                 "--mix: must be RESERVE:RELEASE:RESTOCK weights (non-negative, not all 0), got '%s'",
-                 text);
+        snprintf(
+            err, errlen,
+            "--mix: must be RESERVE:RELEASE:RESTOCK weights (non-negative, not all 0), got '%s'",
+            text);
         return -1;
     }
     lo->weight_reserve = r;
@@ -214,17 +216,38 @@ static int args_load_option(int opt, const char *name, const char *v, load_optio
 static int args_store(int opt, const char *name, const char *v, producer_args *a, char *err,
                       size_t errlen) {
     switch (opt) {
-    case OPT_CONFIG: a->config_file = v; return 0;
-    case OPT_BROKERS: a->brokers = v; return 0;
-    case OPT_WAIT: a->wait = 1; return 0;
-    case OPT_TIMEOUT: a->timeout = v; return 0;
-    case OPT_COMMAND_ID: a->command_id = v; return 0;
-    case OPT_CUSTOMER: a->customer = v; return 0;
-    case OPT_TTL: a->ttl = v; return 0;
-    case OPT_RESERVATION: a->reservation = v; return 0;
-    case OPT_QUANTITY: a->quantity = v; return 0;
-    case OPT_LISTEN: a->listen = v; return 0;
-    default: return args_load_option(opt, name, v, &a->load, err, errlen);
+    case OPT_CONFIG:
+        a->config_file = v;
+        return 0;
+    case OPT_BROKERS:
+        a->brokers = v;
+        return 0;
+    case OPT_WAIT:
+        a->wait = 1;
+        return 0;
+    case OPT_TIMEOUT:
+        a->timeout = v;
+        return 0;
+    case OPT_COMMAND_ID:
+        a->command_id = v;
+        return 0;
+    case OPT_CUSTOMER:
+        a->customer = v;
+        return 0;
+    case OPT_TTL:
+        a->ttl = v;
+        return 0;
+    case OPT_RESERVATION:
+        a->reservation = v;
+        return 0;
+    case OPT_QUANTITY:
+        a->quantity = v;
+        return 0;
+    case OPT_LISTEN:
+        a->listen = v;
+        return 0;
+    default:
+        return args_load_option(opt, name, v, &a->load, err, errlen);
     }
 }
 
@@ -246,7 +269,8 @@ static int args_check(const producer_args *a, const char *cmd, char *err, size_t
         return 0;
     case ARGS_RELEASE:
         if (a->reservation && (a->customer || a->quantity)) {
-            snprintf(err, errlen, "%s: use either --reservation or --customer with --quantity", cmd);
+            snprintf(err, errlen, "%s: use either --reservation or --customer with --quantity",
+                     cmd);
             return -1;
         }
         if (!a->reservation && !(a->customer && a->quantity)) {

@@ -38,13 +38,13 @@ typedef struct producer_args {
     const char *config_file;
     const char *brokers;
     const char *product;
-    const char *quantity;    /* restock/reserve positional, release --quantity */
+    const char *quantity; /* restock/reserve positional, release --quantity */
     const char *customer;
     const char *reservation;
     const char *ttl;
     const char *command_id;
-    const char *timeout;     /* duration text ("10s", "500ms"), NULL = configured default */
-    const char *listen;      /* serve */
+    const char *timeout; /* duration text ("10s", "500ms"), NULL = configured default */
+    const char *listen;  /* serve */
     int wait;
     load_options load;
 } producer_args;

@@ -36,9 +36,12 @@ static json_t *cli_fields(const producer_args *a) {
 
 static inv_command_type cli_type(args_command c) {
     switch (c) {
-    case ARGS_RESERVE: return INV_CMD_RESERVE;
-    case ARGS_RELEASE: return INV_CMD_RELEASE;
-    default: return INV_CMD_RESTOCK;
+    case ARGS_RESERVE:
+        return INV_CMD_RESERVE;
+    case ARGS_RELEASE:
+        return INV_CMD_RELEASE;
+    default:
+        return INV_CMD_RESTOCK;
     }
 }
 
@@ -66,7 +69,8 @@ int cli_send(config *cfg, const producer_args *a) {
     sender *s = NULL;
 
     if (a->wait) {
-        tracker_options to = {.brokers = brokers, .events_topic = config_string(cfg, "topic.events")};
+        tracker_options to = {.brokers = brokers,
+                              .events_topic = config_string(cfg, "topic.events")};
         t = tracker_new(&to, err, sizeof(err));
         if (!t || tracker_expect(t, cmd.command_id, 1) != 0) {
             fprintf(stderr, "inventory-producer: %s\n", t ? "out of memory" : err);
@@ -83,8 +87,7 @@ int cli_send(config *cfg, const producer_args *a) {
      * starts once the command is in Kafka. */
     if (sender_flush(s, SENDER_DELIVERY_TIMEOUT_MS + 5000) != 0 || sender_failures(s) > 0) {
         sender_last_error(s, err, sizeof(err));
-        fprintf(stderr, "inventory-producer: %s\n",
-                err[0] ? err : "publish: not delivered");
+        fprintf(stderr, "inventory-producer: %s\n", err[0] ? err : "publish: not delivered");
         goto out;
     }
     if (!t) {
@@ -121,8 +124,8 @@ int cli_get(config *cfg, const char *product_id) {
         return REST_EXIT_ERROR;
     }
     inv_state st;
-    int rc = state_read(c, config_string(cfg, "storage.container"), product_id, &st, err,
-                        sizeof(err));
+    int rc =
+        state_read(c, config_string(cfg, "storage.container"), product_id, &st, err, sizeof(err));
     int exit_code = REST_EXIT_ERROR;
     if (rc == 1) {
         fprintf(stderr, "inventory-producer: product %s not found\n", product_id);

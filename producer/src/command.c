@@ -52,9 +52,12 @@ json_t *command_number_text(const char *text) {
 
 const char *command_topic_key(inv_command_type type) {
     switch (type) {
-    case INV_CMD_RESERVE: return "topic.reservations";
-    case INV_CMD_RELEASE: return "topic.releases";
-    default: return "topic.admin";
+    case INV_CMD_RESERVE:
+        return "topic.reservations";
+    case INV_CMD_RELEASE:
+        return "topic.releases";
+    default:
+        return "topic.admin";
     }
 }
 

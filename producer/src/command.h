@@ -16,7 +16,8 @@
 #include "leasehold/inventory_schema.h"
 
 /* Fields a client may supply, in the codec's camelCase spelling. */
-extern const char *const command_client_fields[4]; /* quantity, customerId, reservationId, ttlSeconds */
+extern const char
+    *const command_client_fields[4]; /* quantity, customerId, reservationId, ttlSeconds */
 
 /* Builds and validates a command. `fields` (borrowed, may be NULL) holds any
  * of command_client_fields in camelCase or PascalCase; other keys are

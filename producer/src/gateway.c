@@ -73,9 +73,9 @@ static void gateway_publish_failed(const char *command_id, const char *error, vo
 static enum MHD_Result gateway_send(struct MHD_Connection *conn, int status, char *json) {
     static const char oom[] = "{\"success\":false,\"message\":\"out of memory\"}";
     struct MHD_Response *r =
-        json ? MHD_create_response_from_buffer(strlen(json), json, MHD_RESPMEM_MUST_FREE)
-             : MHD_create_response_from_buffer(sizeof(oom) - 1, (void *)oom,
-                                               MHD_RESPMEM_PERSISTENT);
+        json
+            ? MHD_create_response_from_buffer(strlen(json), json, MHD_RESPMEM_MUST_FREE)
+            : MHD_create_response_from_buffer(sizeof(oom) - 1, (void *)oom, MHD_RESPMEM_PERSISTENT);
     if (!r) {
         free(json);
         return MHD_NO;
@@ -143,8 +143,8 @@ static enum MHD_Result gateway_post(gateway *g, struct MHD_Connection *conn, con
         return gateway_fail(conn, 500, product, requested, "out of memory");
     }
     const char *topic = config_string(g->cfg, command_topic_key(type));
-    if (sender_send(g->sender, topic, cmd.product_id, payload, strlen(payload), cmd.command_id,
-                    err, sizeof(err)) != 0)
+    if (sender_send(g->sender, topic, cmd.product_id, payload, strlen(payload), cmd.command_id, err,
+                    sizeof(err)) != 0)
         tracker_fail(g->tracker, cmd.command_id, err);
     free(payload);
 

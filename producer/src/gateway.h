@@ -4,13 +4,11 @@
  * libmicrohttpd, one thread per connection because a request blocks until
  * its outcome event arrives:
  *   POST /api/inventory/{productId}/reserve  {"quantity":5,"customerId":"CUST-123"}
- *   POST /api/inventory/{productId}/release  {"quantity":5,"customerId":"..."} | {"reservationId":"..."}
- *   GET  /api/inventory/{productId}          state read from the blob, no lease
- *   GET  /healthz
- * POSTs publish a command and wait (producer.outcome_timeout) for its
- * outcome through one shared tracker: 200 / 404 / 409 from the outcome,
- * 400 for invalid input, 503 when publishing failed, 504 when no outcome
- * came in time.
+ *   POST /api/inventory/{productId}/release  {"quantity":5,"customerId":"..."} |
+ * {"reservationId":"..."} GET  /api/inventory/{productId}          state read from the blob, no
+ * lease GET  /healthz POSTs publish a command and wait (producer.outcome_timeout) for its outcome
+ * through one shared tracker: 200 / 404 / 409 from the outcome, 400 for invalid input, 503 when
+ * publishing failed, 504 when no outcome came in time.
  */
 #ifndef PRODUCER_GATEWAY_H
 #define PRODUCER_GATEWAY_H

@@ -142,8 +142,9 @@ static int load_initial_stock(sender *s, tracker *t, config *cfg, const load_opt
     }
     sender_flush(s, SENDER_DELIVERY_TIMEOUT_MS + 5000);
     if (tracker_wait_matched(t, before.matched + (uint64_t)o->products, timeout_ms) != 0) {
-        fprintf(stderr, "inventory-producer: initial restock: no outcome for every product within "
-                        "%lld ms (is a worker running?)\n",
+        fprintf(stderr,
+                "inventory-producer: initial restock: no outcome for every product within "
+                "%lld ms (is a worker running?)\n",
                 timeout_ms);
         return -1;
     }
@@ -171,8 +172,7 @@ static void load_summary(const load_options *o, const char *run_id, long long se
             printf(" %s %llu", inv_event_type_name((inv_event_type)i), (unsigned long long)n);
     }
     printf("\n  missing:       %llu of %llu commands without an outcome\n",
-           (unsigned long long)(expected > got ? expected - got : 0),
-           (unsigned long long)expected);
+           (unsigned long long)(expected > got ? expected - got : 0), (unsigned long long)expected);
     printf("  re-emitted:    %llu duplicate outcome events\n", (unsigned long long)c.repeated);
     printf("  dead letters:  %llu seen\n", (unsigned long long)c.dead_letters);
     printf("  latency ms:    p50 %.1f  p95 %.1f  p99 %.1f  max %.1f  (n=%zu)\n", lat.p50 / 1000.0,
@@ -228,7 +228,8 @@ int load_run(config *cfg, const load_options *o) {
         if (o->rate > 0) {
             double due = start + (double)i / o->rate, now = load_now_s();
             if (due > now) {
-                struct timespec d = {(time_t)(due - now), (long)((due - now - (time_t)(due - now)) * 1e9)};
+                struct timespec d = {(time_t)(due - now),
+                                     (long)((due - now - (time_t)(due - now)) * 1e9)};
                 nanosleep(&d, NULL); /* pacing, not synchronisation */
             }
         }
@@ -237,10 +238,10 @@ int load_run(config *cfg, const load_options *o) {
         int rc;
         if (op.kind == LOAD_OP_INVALID) {
             char *payload = load_invalid_payload(op.invalid_kind, &op.cmd);
-            rc = payload ? sender_send(s, config_string(cfg, "topic.reservations"),
-                                       op.cmd.product_id, payload, strlen(payload), NULL, err,
-                                       sizeof(err))
-                         : -1;
+            rc = payload
+                     ? sender_send(s, config_string(cfg, "topic.reservations"), op.cmd.product_id,
+                                   payload, strlen(payload), NULL, err, sizeof(err))
+                     : -1;
             free(payload);
         } else {
             rc = load_publish(s, t, cfg, &op.cmd, 1);

@@ -98,8 +98,10 @@ static void load_plan_fresh(load_plan *p, inv_command *c) {
         product = (int)load_plan_below(p, (uint64_t)o->products);
     load_plan_product(o, product, c->product_id);
 
-    c->quantity = 1 + (long long)load_plan_below(p, (uint64_t)(o->max_quantity > 0 ? o->max_quantity : 1));
-    unsigned customer = 1 + (unsigned)load_plan_below(p, (uint64_t)(o->customers > 0 ? o->customers : 1));
+    c->quantity =
+        1 + (long long)load_plan_below(p, (uint64_t)(o->max_quantity > 0 ? o->max_quantity : 1));
+    unsigned customer =
+        1 + (unsigned)load_plan_below(p, (uint64_t)(o->customers > 0 ? o->customers : 1));
     if (c->type != INV_CMD_RESTOCK)
         snprintf(c->customer_id, sizeof(c->customer_id), "CUST-%03u", customer);
     if (c->type == INV_CMD_RESERVE)

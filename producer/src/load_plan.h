@@ -16,21 +16,21 @@
 #include "leasehold/inventory_schema.h"
 
 typedef struct load_options {
-    int products;              /* distinct products, default 10 */
-    long long count;           /* operations to send, default 1000 */
-    double rate;               /* operations per second, 0 = as fast as possible */
-    unsigned weight_reserve;   /* mix weights, default 70:20:10 */
+    int products;            /* distinct products, default 10 */
+    long long count;         /* operations to send, default 1000 */
+    double rate;             /* operations per second, 0 = as fast as possible */
+    unsigned weight_reserve; /* mix weights, default 70:20:10 */
     unsigned weight_release;
     unsigned weight_restock;
-    double hot_fraction;       /* share of commands aimed at product 1, 0..1, default 0 */
-    double duplicate_fraction; /* share of operations that resend an earlier commandId */
-    double invalid_fraction;   /* share of operations that are malformed payloads */
-    uint64_t seed;             /* default 1 */
+    double hot_fraction;        /* share of commands aimed at product 1, 0..1, default 0 */
+    double duplicate_fraction;  /* share of operations that resend an earlier commandId */
+    double invalid_fraction;    /* share of operations that are malformed payloads */
+    uint64_t seed;              /* default 1 */
     const char *product_prefix; /* default "LOAD-" (borrowed) */
-    const char *run_id;        /* commandId prefix; NULL = a fresh GUID (borrowed) */
-    long long initial_stock;   /* restocked per product before the run, 0 = skip; default 1000 */
-    int max_quantity;          /* per-command quantity drawn from 1..max, default 5 */
-    int customers;             /* customer pool size, default 20 */
+    const char *run_id;         /* commandId prefix; NULL = a fresh GUID (borrowed) */
+    long long initial_stock;    /* restocked per product before the run, 0 = skip; default 1000 */
+    int max_quantity;           /* per-command quantity drawn from 1..max, default 5 */
+    int customers;              /* customer pool size, default 20 */
 } load_options;
 
 /* Fills the defaults above. */

@@ -77,10 +77,18 @@ int main(int argc, char **argv) {
 
     int rc;
     switch (a.command) {
-    case ARGS_GET: rc = cli_get(cfg, a.product); break;
-    case ARGS_LOAD: rc = load_run(cfg, &a.load); break;
-    case ARGS_SERVE: rc = producer_serve(cfg, a.listen); break;
-    default: rc = cli_send(cfg, &a); break;
+    case ARGS_GET:
+        rc = cli_get(cfg, a.product);
+        break;
+    case ARGS_LOAD:
+        rc = load_run(cfg, &a.load);
+        break;
+    case ARGS_SERVE:
+        rc = producer_serve(cfg, a.listen);
+        break;
+    default:
+        rc = cli_send(cfg, &a);
+        break;
     }
     curl_global_cleanup();
     config_free(cfg);

@@ -27,8 +27,8 @@ typedef struct tracker_entry {
     char id[INV_ID_MAX + 1];
     int64_t sent_us;
     int keep, done, failed;
-    inv_event *ev;         /* kept outcome (keep = 1) */
-    pthread_cond_t *wake;  /* the waiter's condition variable, or NULL */
+    inv_event *ev;        /* kept outcome (keep = 1) */
+    pthread_cond_t *wake; /* the waiter's condition variable, or NULL */
     char why[200];
 } tracker_entry;
 
@@ -112,8 +112,8 @@ static void tracker_handle_event(tracker *t, const rd_kafka_message_t *m) {
     inv_event ev;
     char err[256];
     if (inv_event_decode(m->payload, m->len, &ev, err, sizeof(err)) != 0) {
-        log_debug("event at %s/%d@%lld ignored: %s", rd_kafka_topic_name(m->rkt),
-                  (int)m->partition, (long long)m->offset, err);
+        log_debug("event at %s/%d@%lld ignored: %s", rd_kafka_topic_name(m->rkt), (int)m->partition,
+                  (long long)m->offset, err);
         pthread_mutex_lock(&t->mu);
         t->counts.undecodable++;
         pthread_mutex_unlock(&t->mu);
@@ -176,8 +176,8 @@ static int tracker_add_topic(tracker *t, const char *topic, rd_kafka_topic_parti
                              char *err, size_t errlen) {
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(t->rk, topic, NULL);
     const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t e = rkt ? rd_kafka_metadata(t->rk, 0, rkt, &md, 10000)
-                                : RD_KAFKA_RESP_ERR__INVALID_ARG;
+    rd_kafka_resp_err_t e =
+        rkt ? rd_kafka_metadata(t->rk, 0, rkt, &md, 10000) : RD_KAFKA_RESP_ERR__INVALID_ARG;
     int rc = -1;
     if (e) {
         snprintf(err, errlen, "topic %s: metadata: %s", topic, rd_kafka_err2str(e));

@@ -27,19 +27,19 @@ typedef struct tracker tracker;
 typedef void (*tracker_event_fn)(const inv_event *ev, int64_t latency_us, int first, void *opaque);
 
 typedef struct tracker_options {
-    const char *brokers;      /* required */
-    const char *events_topic; /* required */
-    const char *dlq_topic;    /* NULL: dead letters are not counted */
+    const char *brokers;       /* required */
+    const char *events_topic;  /* required */
+    const char *dlq_topic;     /* NULL: dead letters are not counted */
     tracker_event_fn on_event; /* may be NULL */
     void *opaque;
 } tracker_options;
 
 typedef struct tracker_counts {
-    uint64_t matched;       /* first outcome of a registered command */
-    uint64_t repeated;      /* further outcomes of a registered command */
-    uint64_t unmatched;     /* events of commands not registered here */
-    uint64_t undecodable;   /* events the codec rejected */
-    uint64_t dead_letters;  /* records on the dead-letter topic */
+    uint64_t matched;      /* first outcome of a registered command */
+    uint64_t repeated;     /* further outcomes of a registered command */
+    uint64_t unmatched;    /* events of commands not registered here */
+    uint64_t undecodable;  /* events the codec rejected */
+    uint64_t dead_letters; /* records on the dead-letter topic */
 } tracker_counts;
 
 /* Strings are copied. Returns NULL with `err` (e.g. "events topic

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <string.h>
@@ -25,7 +26,7 @@ static int parse(producer_args *a, char *err, size_t errlen, int argc, const cha
 }
 
 #define PARSE(a, err, ...)                                                                         \
-    parse(a, err, sizeof(err), (int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(char *)),     \
+    parse(a, err, sizeof(err), (int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(char *)),      \
           (const char *[]){__VA_ARGS__})
 
 static void test_args_parse_reserve_with_options_after_positionals(void **state) {
@@ -129,7 +130,8 @@ static void test_args_parse_load_rejects_bad_values(void **state) {
     assert_string_equal(err, "--hot: must be a number from 0 to 1, got '1.5'");
     assert_int_equal(PARSE(&a, err, "p", "load", "--mix", "0:0:0"), -1);
     assert_string_equal(
-        err, "--mix: must be RESERVE:RELEASE:RESTOCK weights (non-negative, not all 0), got '0:0:0'");
+        err,
+        "--mix: must be RESERVE:RELEASE:RESTOCK weights (non-negative, not all 0), got '0:0:0'");
     assert_int_equal(PARSE(&a, err, "p", "load", "--count", "ten"), -1);
     assert_string_equal(err, "--count: must be an integer from 1 to 100000000, got 'ten'");
 }

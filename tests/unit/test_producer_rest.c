@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <stdlib.h>
@@ -34,10 +35,11 @@ static void test_rest_parse_body_camel_case(void **state) {
 static void test_rest_parse_body_pascal_case(void **state) {
     inv_command c;
     char err[256] = "";
-    assert_int_equal(rest_parse_body(INV_CMD_RESERVE, "PROD-001",
-                                     BODY("{\"Quantity\":10,\"CustomerId\":\"CUST-9\",\"TtlSeconds\":60}"),
-                                     &c, err, sizeof(err)),
-                     0);
+    assert_int_equal(
+        rest_parse_body(INV_CMD_RESERVE, "PROD-001",
+                        BODY("{\"Quantity\":10,\"CustomerId\":\"CUST-9\",\"TtlSeconds\":60}"), &c,
+                        err, sizeof(err)),
+        0);
     assert_int_equal(c.quantity, 10);
     assert_string_equal(c.customer_id, "CUST-9");
     assert_int_equal(c.ttl_seconds, 60);
@@ -76,12 +78,11 @@ static void test_rest_parse_body_field_messages(void **state) {
                                      sizeof(err)),
                      -1);
     assert_string_equal(err, "quantity: must be an integer");
-    assert_int_equal(rest_parse_body(INV_CMD_RESERVE, "PROD-001", BODY("{\"quantity\":5}"), &c,
-                                     err, sizeof(err)),
+    assert_int_equal(rest_parse_body(INV_CMD_RESERVE, "PROD-001", BODY("{\"quantity\":5}"), &c, err,
+                                     sizeof(err)),
                      -1);
     assert_string_equal(err, "customerId: required");
-    assert_int_equal(rest_parse_body(INV_CMD_RELEASE, "PROD-001", BODY("{}"), &c, err,
-                                     sizeof(err)),
+    assert_int_equal(rest_parse_body(INV_CMD_RELEASE, "PROD-001", BODY("{}"), &c, err, sizeof(err)),
                      -1);
     assert_string_equal(err, "reservationId: required (or customerId with quantity)");
     assert_int_equal(rest_parse_body(INV_CMD_RESERVE, "BAD PRODUCT",
@@ -144,10 +145,11 @@ static void test_rest_reply_encode_created(void **state) {
     rest_reply_from_event(&ev, 10, &r);
     assert_int_equal(r.status, 200);
     char *json = rest_reply_encode(&r);
-    assert_string_equal(json, "{\"success\":true,\"productId\":\"PROD-001\",\"requestedQuantity\":10,"
-                              "\"availableQuantity\":90,\"reservationId\":\"RES-abc\",\"message\":"
-                              "\"Successfully reserved 10 units of PROD-001 for CUST-123\","
-                              "\"acquiredLease\":true}");
+    assert_string_equal(json,
+                        "{\"success\":true,\"productId\":\"PROD-001\",\"requestedQuantity\":10,"
+                        "\"availableQuantity\":90,\"reservationId\":\"RES-abc\",\"message\":"
+                        "\"Successfully reserved 10 units of PROD-001 for CUST-123\","
+                        "\"acquiredLease\":true}");
     free(json);
 }
 
@@ -160,9 +162,10 @@ static void test_rest_reply_encode_rejected_and_failure(void **state) {
     rest_reply_from_event(&ev, 500, &r);
     assert_int_equal(r.status, 409);
     char *json = rest_reply_encode(&r);
-    assert_string_equal(json, "{\"success\":false,\"productId\":\"PROD-001\",\"requestedQuantity\":500,"
-                              "\"availableQuantity\":50,\"reservationId\":null,\"message\":"
-                              "\"insufficient_stock\",\"acquiredLease\":false}");
+    assert_string_equal(json,
+                        "{\"success\":false,\"productId\":\"PROD-001\",\"requestedQuantity\":500,"
+                        "\"availableQuantity\":50,\"reservationId\":null,\"message\":"
+                        "\"insufficient_stock\",\"acquiredLease\":false}");
     free(json);
     rest_reply f = {.status = 504,
                     .product_id = "PROD-001",
@@ -170,9 +173,10 @@ static void test_rest_reply_encode_rejected_and_failure(void **state) {
                     .available_quantity = -1,
                     .message = "no outcome"};
     json = rest_reply_encode(&f);
-    assert_string_equal(json, "{\"success\":false,\"productId\":\"PROD-001\",\"requestedQuantity\":5,"
-                              "\"availableQuantity\":null,\"reservationId\":null,\"message\":"
-                              "\"no outcome\",\"acquiredLease\":false}");
+    assert_string_equal(json,
+                        "{\"success\":false,\"productId\":\"PROD-001\",\"requestedQuantity\":5,"
+                        "\"availableQuantity\":null,\"reservationId\":null,\"message\":"
+                        "\"no outcome\",\"acquiredLease\":false}");
     free(json);
 }
 
@@ -182,14 +186,18 @@ static void test_rest_state_encode_shape(void **state) {
     st.total = 100;
     st.available = 90;
     st.reserved = 10;
-    inv_reservation r = {.reservation_id = "RES-1", .customer_id = "CUST-1", .quantity = 10,
-                         .created_at_ms = 1700000000000, .expires_at_ms = 1700001800000};
+    inv_reservation r = {.reservation_id = "RES-1",
+                         .customer_id = "CUST-1",
+                         .quantity = 10,
+                         .created_at_ms = 1700000000000,
+                         .expires_at_ms = 1700001800000};
     assert_int_equal(inv_state_add_reservation(&st, &r), 0);
     char *json = rest_state_encode(&st);
-    assert_string_equal(json, "{\"productId\":\"PROD-001\",\"total\":100,\"available\":90,"
-                              "\"reserved\":10,\"activeReservations\":[{\"reservationId\":\"RES-1\","
-                              "\"customerId\":\"CUST-1\",\"quantity\":10,\"createdAt\":1700000000000,"
-                              "\"expiresAt\":1700001800000}]}");
+    assert_string_equal(json,
+                        "{\"productId\":\"PROD-001\",\"total\":100,\"available\":90,"
+                        "\"reserved\":10,\"activeReservations\":[{\"reservationId\":\"RES-1\","
+                        "\"customerId\":\"CUST-1\",\"quantity\":10,\"createdAt\":1700000000000,"
+                        "\"expiresAt\":1700001800000}]}");
     free(json);
     inv_state_clear(&st);
 }
