@@ -238,6 +238,9 @@ class ReconcilerFailoverTest(unittest.TestCase):
         status, text = b.get("/metrics")
         self.assertEqual(status, 200)
         self.assertEqual(check_exposition(text)["leasehold_lease_handoff_seconds"], "histogram")
+        # B campaigned against A's lock before winning it: a measured handoff.
+        self.assertGreaterEqual(b.metric("leasehold_lease_acquire_contended_total"), 1)
+        self.assertGreaterEqual(b.metric("leasehold_lease_handoff_seconds_count"), 1)
 
         expires = self.admin_commands()
         self.assertEqual(len(expires), 1)
