@@ -191,8 +191,8 @@ static void admin_inventory_from_storage(admin_http *a, const char *product_id, 
 static void admin_handle_inventory(admin_http *a, const char *product_id, admin_reply *r) {
     char msg[160];
     if (!admin_product_id_valid(product_id)) {
-        snprintf(msg, sizeof(msg), "productId: must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$");
-        admin_reply_error_json(r, MHD_HTTP_BAD_REQUEST, msg);
+        admin_reply_error_json(r, MHD_HTTP_BAD_REQUEST,
+                               "productId: must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$");
         return;
     }
     if (a->cb.inventory_json) {
