@@ -19,3 +19,17 @@ if(TARGET inventory-worker)
       ARGS ${scenario})
   endforeach()
 endif()
+
+# The processor against a fake lease engine and publisher (link-time wraps).
+if(TARGET leasehold_worker_core)
+  set(PROCESSOR_WRAPS lease_try_acquire lease_read lease_write lease_release lease_free lease_id
+      lease_name lease_is_held lease_epoch lease_expiry_ms lease_renewal_count
+      lease_loss_reason_name publisher_send_events)
+  leasehold_test(NAME test_processor LABEL unit
+    SOURCES unit/test_processor.c ${PROJECT_SOURCE_DIR}/worker/processor.c
+    LIBS leasehold_worker_core PkgConfig::JANSSON)
+  target_include_directories(test_processor PRIVATE ${PROJECT_SOURCE_DIR}/lease/include)
+  foreach(sym ${PROCESSOR_WRAPS})
+    target_link_options(test_processor PRIVATE -Wl,--wrap=${sym})
+  endforeach()
+endif()

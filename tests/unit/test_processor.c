@@ -1,0 +1,504 @@
+/* test_processor.c -- unit tests for worker/processor.c: one product's batch
+ * under its lease, against fakes.
+ *
+ * The lease engine and the publisher are replaced at link time
+ * (-Wl,--wrap=lease_try_acquire,...): a fake "storage" holds one product
+ * blob and its lease, and a fake publisher records or refuses events. The
+ * processor's dispatcher callbacks are called directly, so every step and
+ * failure path is deterministic: group commit in one write, held
+ * elsewhere, unknown product, a write refused because the lease was lost
+ * (batch abandoned, applied once after re-acquiring), a failed publish
+ * (events stay in the durable outbox, offsets wait), storage errors, and
+ * the idle release persisting the cleared outbox.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "processor.h"
+
+/* ---- fakes ------------------------------------------------------------------ */
+
+struct lease {
+    int held;
+    uint64_t epoch;
+    lease_callbacks cb;
+};
+
+typedef struct fake_world {
+    char *blob;              /* NULL: the product blob does not exist */
+    int held_elsewhere;
+    uint64_t epoch;          /* last epoch handed out */
+    int acquires, creates, reads, writes, releases;
+    lease_code next_write;   /* result of the next lease_write */
+    lease_code next_acquire; /* LEASE_OK = behave normally */
+    int publish_failures;    /* refuse this many publish calls */
+    int lose_during_batch;   /* fire the lost callback when the batch starts applying */
+    inv_event published[64];
+    size_t n_published;
+    char last_container[64], last_blob[128];
+} fake_world;
+
+static fake_world W;
+
+lease_code __wrap_lease_try_acquire(lease_manager *mgr, const char *name, const lease_acquire_options *o,
+                                    lease **out, lease_error *err)
+{
+    (void)mgr;
+    (void)name;
+    memset(err, 0, sizeof(*err));
+    snprintf(W.last_container, sizeof(W.last_container), "%s", o->container);
+    snprintf(W.last_blob, sizeof(W.last_blob), "%s", o->blob);
+    if (W.next_acquire != LEASE_OK) {
+        snprintf(err->message, sizeof(err->message), "acquire: storage down");
+        return W.next_acquire;
+    }
+    if (W.held_elsewhere)
+        return LEASE_HELD_ELSEWHERE;
+    if (W.blob == NULL) {
+        if (!o->create_if_missing)
+            return LEASE_ERR_NOT_FOUND;
+        W.blob = strdup("");
+        W.creates++;
+    }
+    struct lease *l = calloc(1, sizeof(*l));
+    l->held = 1;
+    l->epoch = ++W.epoch;
+    l->cb = o->callbacks;
+    W.acquires++;
+    *out = l;
+    return LEASE_OK;
+}
+
+lease_code __wrap_lease_read(lease *l, char **data, size_t *len, blob_meta *meta, lease_error *err)
+{
+    (void)meta;
+    memset(err, 0, sizeof(*err));
+    if (!l->held)
+        return LEASE_ERR_LOST;
+    W.reads++;
+    *data = strdup(W.blob);
+    *len = strlen(W.blob);
+    return LEASE_OK;
+}
+
+lease_code __wrap_lease_write(lease *l, const void *data, size_t len, const char *content_type,
+                              const blob_meta *meta, lease_error *err)
+{
+    (void)content_type;
+    (void)meta;
+    memset(err, 0, sizeof(*err));
+    lease_code rc = W.next_write;
+    W.next_write = LEASE_OK;
+    if (rc == LEASE_ERR_LOST) { /* a 412: the handle marks itself lost */
+        l->held = 0;
+        snprintf(err->message, sizeof(err->message), "write: fenced out (HTTP 412)");
+        return rc;
+    }
+    if (rc != LEASE_OK) {
+        snprintf(err->message, sizeof(err->message), "write: HTTP 503");
+        return rc;
+    }
+    free(W.blob);
+    W.blob = strndup(data, len);
+    W.writes++;
+    return LEASE_OK;
+}
+
+lease_code __wrap_lease_release(lease *l, lease_error *err)
+{
+    memset(err, 0, sizeof(*err));
+    l->held = 0;
+    W.releases++;
+    return LEASE_OK;
+}
+
+void __wrap_lease_free(lease *l)
+{
+    free(l);
+}
+
+const char *__wrap_lease_id(const lease *l)
+{
+    (void)l;
+    return "11111111-2222-4333-8444-555555555555";
+}
+
+const char *__wrap_lease_name(const lease *l)
+{
+    (void)l;
+    return "inventory/PROD-1.json";
+}
+
+int __wrap_lease_is_held(const lease *l)
+{
+    return l->held;
+}
+
+/* The processor reads the epoch right before applying a batch: a good
+ * moment for the scheduler thread to report a loss. */
+uint64_t __wrap_lease_epoch(const lease *l)
+{
+    if (W.lose_during_batch) {
+        W.lose_during_batch = 0;
+        struct lease *m = (struct lease *)l;
+        m->held = 0;
+        m->cb.lost(m, LEASE_LOST_TAKEN, 0, m->cb.opaque);
+    }
+    return l->epoch;
+}
+
+int64_t __wrap_lease_expiry_ms(const lease *l)
+{
+    (void)l;
+    return INT64_MAX;
+}
+
+uint64_t __wrap_lease_renewal_count(const lease *l)
+{
+    (void)l;
+    return 0;
+}
+
+const char *__wrap_lease_loss_reason_name(lease_loss_reason reason)
+{
+    (void)reason;
+    return "taken";
+}
+
+int __wrap_publisher_send_events(publisher *p, const inv_event *events, size_t n, char *err,
+                                 size_t errlen)
+{
+    (void)p;
+    if (W.publish_failures > 0) {
+        W.publish_failures--;
+        snprintf(err, errlen, "deliver: broker down");
+        return -1;
+    }
+    for (size_t i = 0; i < n && W.n_published < 64; i++)
+        W.published[W.n_published++] = events[i];
+    return 0;
+}
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+typedef struct fixture {
+    offset_tracker *tracker;
+    processor *proc;
+    dispatcher_ops ops;
+    void *slot;
+    int64_t next_offset;
+} fixture;
+
+static int setup(void **state)
+{
+    free(W.blob);
+    memset(&W, 0, sizeof(W));
+    fixture *f = calloc(1, sizeof(*f));
+    f->tracker = offset_tracker_new();
+    processor_options o = {NULL, "inventory", NULL, f->tracker, 100, 10, 100};
+    f->proc = processor_new(&o);
+    f->ops = processor_dispatcher_ops(f->proc);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    if (f->slot)
+        f->ops.idle("PROD-1", &f->slot, f->ops.opaque);
+    processor_free(f->proc);
+    offset_tracker_free(f->tracker);
+    free(f);
+    free(W.blob);
+    W.blob = NULL;
+    return 0;
+}
+
+static work_item *item(fixture *f, inv_command_type type, const char *command_id, long long qty,
+                       const char *customer)
+{
+    work_item *it = calloc(1, sizeof(*it));
+    it->cmd.type = type;
+    snprintf(it->cmd.command_id, sizeof(it->cmd.command_id), "%s", command_id);
+    snprintf(it->cmd.product_id, sizeof(it->cmd.product_id), "PROD-1");
+    it->cmd.quantity = qty;
+    snprintf(it->cmd.customer_id, sizeof(it->cmd.customer_id), "%s", customer ? customer : "");
+    it->cmd.ttl_seconds = type == INV_CMD_RESERVE ? INV_DEFAULT_TTL_S : 0;
+    snprintf(it->topic, sizeof(it->topic), "inventory.reservations");
+    it->partition = 0;
+    it->offset = f->next_offset++;
+    offset_tracker_seen(f->tracker, it->topic, 0, it->offset);
+    return it;
+}
+
+/* Runs the product once over items[0..n); returns how many were consumed. */
+static size_t run_batch(fixture *f, work_item **items, size_t n, int *retry_ms)
+{
+    *retry_ms = 0;
+    return f->ops.process("PROD-1", &f->slot, (void *const *)items, n, retry_ms, f->ops.opaque);
+}
+
+static void free_items(work_item **items, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(items[i]);
+}
+
+static inv_state stored_state(void)
+{
+    inv_state st;
+    char err[256];
+    assert_true(W.blob != NULL && W.blob[0] != '\0');
+    if (inv_state_decode(W.blob, strlen(W.blob), &st, err, sizeof(err)) != 0)
+        fail_msg("stored state does not decode: %s", err);
+    return st;
+}
+
+/* ---- tests --------------------------------------------------------------------- */
+
+static void test_processor_process_group_commit_one_write(void **state)
+{
+    fixture *f = *state;
+    work_item *items[3] = {item(f, INV_CMD_RESTOCK, "s1", 100, NULL),
+                           item(f, INV_CMD_RESERVE, "r1", 10, "CUST-1"),
+                           item(f, INV_CMD_RESERVE, "r2", 95, "CUST-2")};
+    int retry;
+    assert_int_equal(run_batch(f, items, 3, &retry), 3);
+    assert_string_equal(W.last_container, "inventory");
+    assert_string_equal(W.last_blob, "PROD-1.json");
+    assert_int_equal(W.creates, 1); /* a restock may create the product */
+    assert_int_equal(W.writes, 1);  /* group commit: one fenced write */
+    assert_int_equal(W.n_published, 3);
+    assert_int_equal(W.published[0].type, INV_EV_STOCK_RESTOCKED);
+    assert_int_equal(W.published[1].type, INV_EV_RESERVATION_CREATED);
+    assert_int_equal(W.published[2].type, INV_EV_RESERVATION_REJECTED);
+    assert_int_equal(W.published[2].available, 90);
+    assert_int_equal(W.published[0].epoch, 1);
+    assert_int_equal(offset_tracker_position(f->tracker, "inventory.reservations", 0), 3);
+    inv_state st = stored_state();
+    assert_int_equal(st.total, 100);
+    assert_int_equal(st.available, 90);
+    assert_int_equal(st.n_outbox, 3); /* cleared in memory, persisted later */
+    assert_int_equal(inv_state_offset_get(&st, "inventory.reservations", 0), 2);
+    inv_state_clear(&st);
+
+    /* Idle release persists the cleared outbox, then releases. */
+    assert_int_equal(f->ops.idle("PROD-1", &f->slot, f->ops.opaque), 0);
+    assert_null(f->slot);
+    assert_int_equal(W.writes, 2);
+    assert_int_equal(W.releases, 1);
+    st = stored_state();
+    assert_int_equal(st.n_outbox, 0);
+    inv_state_clear(&st);
+    free_items(items, 3);
+}
+
+static void test_processor_process_held_elsewhere_retries(void **state)
+{
+    fixture *f = *state;
+    W.blob = strdup("");
+    W.held_elsewhere = 1;
+    work_item *items[1] = {item(f, INV_CMD_RESTOCK, "s1", 5, NULL)};
+    int retry;
+    assert_int_equal(run_batch(f, items, 1, &retry), 0);
+    assert_true(retry >= 5 && retry <= 100);
+    assert_int_equal(W.writes + (int)W.n_published, 0);
+    assert_int_equal(offset_tracker_position(f->tracker, "inventory.reservations", 0), 0);
+    W.held_elsewhere = 0;
+    assert_int_equal(run_batch(f, items, 1, &retry), 1);
+    assert_int_equal(W.n_published, 1);
+    free_items(items, 1);
+}
+
+static void test_processor_process_unknown_product_not_created(void **state)
+{
+    fixture *f = *state;
+    work_item *items[2] = {item(f, INV_CMD_RESERVE, "r1", 1, "C"),
+                           item(f, INV_CMD_RELEASE, "x1", 1, "C")};
+    int retry;
+    assert_int_equal(run_batch(f, items, 2, &retry), 2);
+    assert_null(W.blob);
+    assert_int_equal(W.acquires, 0);
+    assert_int_equal(W.n_published, 2);
+    assert_string_equal(W.published[0].reason, "unknown_product");
+    assert_string_equal(W.published[1].reason, "unknown_product");
+    assert_int_equal(offset_tracker_position(f->tracker, "inventory.reservations", 0), 2);
+    free_items(items, 2);
+}
+
+static void test_processor_process_lost_lease_abandons_then_applies_once(void **state)
+{
+    fixture *f = *state;
+    work_item *first[1] = {item(f, INV_CMD_RESTOCK, "s1", 50, NULL)};
+    int retry;
+    assert_int_equal(run_batch(f, first, 1, &retry), 1);
+    assert_int_equal(W.writes, 1);
+
+    /* The lease was taken: the fenced write is refused. */
+    work_item *items[1] = {item(f, INV_CMD_RESERVE, "r1", 5, "C")};
+    W.next_write = LEASE_ERR_LOST;
+    assert_int_equal(run_batch(f, items, 1, &retry), 0);
+    assert_true(retry > 0);
+    assert_int_equal(W.writes, 1);
+    assert_int_equal(W.n_published, 1); /* nothing of the abandoned batch went out */
+    assert_int_equal(offset_tracker_position(f->tracker, "inventory.reservations", 0), 1);
+
+    /* Next run: a new lease (epoch 2), state re-read, applied exactly once.
+     * The restock's event is still in the stored outbox (its removal was
+     * never written), so it goes out again first, with the same eventId. */
+    assert_int_equal(run_batch(f, items, 1, &retry), 1);
+    assert_int_equal(W.acquires, 2);
+    assert_int_equal(W.n_published, 3);
+    assert_string_equal(W.published[1].event_id, W.published[0].event_id);
+    assert_int_equal(W.published[2].type, INV_EV_RESERVATION_CREATED);
+    assert_int_equal(W.published[2].epoch, 2);
+    assert_int_equal(W.published[2].available, 45);
+    inv_state st = stored_state();
+    assert_int_equal(st.available, 45);
+    assert_int_equal(st.n_reservations, 1);
+    inv_state_clear(&st);
+    free_items(first, 1);
+    free_items(items, 1);
+}
+
+static void test_processor_process_lost_callback_before_write(void **state)
+{
+    fixture *f = *state;
+    work_item *first[1] = {item(f, INV_CMD_RESTOCK, "s1", 50, NULL)};
+    int retry;
+    assert_int_equal(run_batch(f, first, 1, &retry), 1);
+    /* The loss is reported while the next batch is being applied. */
+    work_item *items[1] = {item(f, INV_CMD_RESERVE, "r1", 5, "C")};
+    W.lose_during_batch = 1;
+    assert_int_equal(run_batch(f, items, 1, &retry), 0);
+    assert_int_equal(W.writes, 1); /* abandoned before the write */
+    assert_int_equal(W.n_published, 1);
+    assert_int_equal(offset_tracker_position(f->tracker, "inventory.reservations", 0), 1);
+    assert_int_equal(run_batch(f, items, 1, &retry), 1);
+    assert_int_equal(W.acquires, 2);
+    assert_int_equal(W.n_published, 3); /* pending restock event again, then the reserve */
+    assert_int_equal(W.published[2].available, 45);
+    free_items(first, 1);
+    free_items(items, 1);
+}
+
+static void test_processor_process_publish_failure_keeps_outbox(void **state)
+{
+    fixture *f = *state;
+    work_item *items[2] = {item(f, INV_CMD_RESTOCK, "s1", 20, NULL),
+                           item(f, INV_CMD_RESERVE, "r1", 3, "C")};
+    int retry;
+    W.publish_failures = 1;
+    assert_int_equal(run_batch(f, items, 2, &retry), 0);
+    assert_true(retry > 0);
+    assert_int_equal(W.writes, 1); /* durable, with the events in its outbox */
+    inv_state st = stored_state();
+    assert_int_equal(st.n_outbox, 2);
+    assert_int_equal(st.available, 17);
+    inv_state_clear(&st);
+    assert_int_equal(offset_tracker_position(f->tracker, "inventory.reservations", 0), 0);
+
+    /* Retry: the outbox goes out first; the commands are replays now. */
+    assert_int_equal(run_batch(f, items, 2, &retry), 2);
+    assert_int_equal(W.n_published, 2);
+    assert_int_equal(W.published[0].type, INV_EV_STOCK_RESTOCKED);
+    assert_int_equal(W.published[1].type, INV_EV_RESERVATION_CREATED);
+    assert_int_equal(W.writes, 2); /* the cleared outbox rides on this run's write */
+    st = stored_state();
+    assert_int_equal(st.n_outbox, 0);
+    assert_int_equal(st.available, 17);
+    inv_state_clear(&st);
+    assert_int_equal(offset_tracker_position(f->tracker, "inventory.reservations", 0), 2);
+    free_items(items, 2);
+}
+
+static void test_processor_process_storage_error_rereads(void **state)
+{
+    fixture *f = *state;
+    work_item *first[1] = {item(f, INV_CMD_RESTOCK, "s1", 10, NULL)};
+    int retry;
+    assert_int_equal(run_batch(f, first, 1, &retry), 1);
+    int reads = W.reads;
+    work_item *items[1] = {item(f, INV_CMD_RESERVE, "r1", 4, "C")};
+    W.next_write = LEASE_ERR_STORAGE;
+    assert_int_equal(run_batch(f, items, 1, &retry), 0);
+    assert_int_equal(W.n_published, 1);
+    assert_int_equal(run_batch(f, items, 1, &retry), 1);
+    assert_int_equal(W.reads, reads + 1); /* cached state dropped, read again */
+    assert_int_equal(W.acquires, 1);      /* the lease itself was kept */
+    assert_int_equal(W.n_published, 3); /* the re-read outbox still held the restock */
+    assert_string_equal(W.published[1].event_id, W.published[0].event_id);
+    assert_int_equal(W.published[2].available, 6);
+    free_items(first, 1);
+    free_items(items, 1);
+}
+
+static void test_processor_process_acquire_error_retries(void **state)
+{
+    fixture *f = *state;
+    work_item *items[1] = {item(f, INV_CMD_RESTOCK, "s1", 10, NULL)};
+    int retry;
+    W.next_acquire = LEASE_ERR_STORAGE;
+    assert_int_equal(run_batch(f, items, 1, &retry), 0);
+    assert_true(retry > 0);
+    assert_int_equal(processor_storage_healthy(f->proc), 0);
+    W.next_acquire = LEASE_OK;
+    assert_int_equal(run_batch(f, items, 1, &retry), 1);
+    assert_int_equal(processor_storage_healthy(f->proc), 1);
+    free_items(items, 1);
+}
+
+static void test_processor_process_republishes_pending_outbox(void **state)
+{
+    fixture *f = *state;
+    /* A previous holder wrote the change but died before publishing. */
+    work_item *items[1] = {item(f, INV_CMD_RESTOCK, "s1", 30, NULL)};
+    int retry;
+    W.publish_failures = 1;
+    assert_int_equal(run_batch(f, items, 1, &retry), 0);
+    f->ops.idle("PROD-1", &f->slot, f->ops.opaque); /* this worker goes away */
+    W.n_published = 0;
+
+    processor_options o = {NULL, "inventory", NULL, f->tracker, 100, 10, 100};
+    processor *other = processor_new(&o);
+    dispatcher_ops ops = processor_dispatcher_ops(other);
+    void *slot = NULL;
+    work_item *next[1] = {item(f, INV_CMD_RESERVE, "r1", 1, "C")};
+    retry = 0;
+    assert_int_equal(ops.process("PROD-1", &slot, (void *const *)next, 1, &retry, ops.opaque), 1);
+    assert_int_equal(W.n_published, 2);
+    assert_int_equal(W.published[0].type, INV_EV_STOCK_RESTOCKED); /* pending one first */
+    assert_int_equal(W.published[1].type, INV_EV_RESERVATION_CREATED);
+    ops.idle("PROD-1", &slot, ops.opaque);
+    processor_free(other);
+    free_items(items, 1);
+    free_items(next, 1);
+}
+
+int main(void)
+{
+    log_init("test", LOG_LVL_ERROR, 0); /* the processor's expected warnings are noise here */
+    const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+        T(test_processor_process_group_commit_one_write),
+        T(test_processor_process_held_elsewhere_retries),
+        T(test_processor_process_unknown_product_not_created),
+        T(test_processor_process_lost_lease_abandons_then_applies_once),
+        T(test_processor_process_lost_callback_before_write),
+        T(test_processor_process_publish_failure_keeps_outbox),
+        T(test_processor_process_storage_error_rereads),
+        T(test_processor_process_acquire_error_retries),
+        T(test_processor_process_republishes_pending_outbox),
+#undef T
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
