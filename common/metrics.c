@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "leasehold/lease.h"
+#include "log.h"
 
 typedef struct metrics_series {
     char *values[METRICS_MAX_LABELS];
@@ -48,6 +49,7 @@ struct metrics_family {
     pthread_mutex_t mu;
     metrics_series *series;
     size_t n_series, cap_series;
+    int overflow_logged;
 };
 
 struct metrics_registry {
@@ -233,8 +235,17 @@ static metrics_series *metrics_series_lookup(metrics_family *f, const char *cons
         if (j == f->n_labels)
             return &f->series[i];
     }
-    if (!create || f->n_series == METRICS_MAX_SERIES)
+    if (!create)
         return NULL;
+    if (f->n_series == METRICS_MAX_SERIES) {
+        /* Once per family: a label fed with unbounded values is a bug worth
+         * seeing, but not on every update. */
+        if (!f->overflow_logged)
+            log_warn("metrics %s: more than %d label combinations, new ones are dropped",
+                     f->name, METRICS_MAX_SERIES);
+        f->overflow_logged = 1;
+        return NULL;
+    }
     if (f->n_series == f->cap_series) {
         size_t cap = f->cap_series ? f->cap_series * 2 : 4;
         metrics_series *grown = realloc(f->series, cap * sizeof(*grown));

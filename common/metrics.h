@@ -5,7 +5,8 @@
  * (at most METRICS_MAX_LABELS); every distinct combination of label values
  * is a series, created on first use, at most METRICS_MAX_SERIES per family
  * so a bug feeding unbounded values (product ids, ...) cannot grow memory
- * without limit. metrics_render() writes the Prometheus text format 0.0.4:
+ * without limit (the first refused combination is logged as a warning).
+ * metrics_render() writes the Prometheus text format 0.0.4:
  * families in registration order, series in creation order, HELP/TYPE
  * lines, histograms as cumulative _bucket{le="..."} lines plus _sum and
  * _count.
