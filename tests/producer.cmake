@@ -8,7 +8,12 @@ if(TARGET leasehold_producer)
   # Not under TSan: Debian's librdkafka starts its threads with C11
   # thrd_create, which TSan does not intercept, so any process with a Kafka
   # client crashes inside the TSan runtime at its first broker connection
-  # (librdkafka issues #4929, #5418). The unit tests above still run.
+  # (librdkafka issues #4929, #5418). The other unit tests still run.
+  if(NOT LEASEHOLD_SANITIZE STREQUAL "thread")
+    # Tracker and sender against librdkafka's in-process mock cluster.
+    leasehold_test(NAME test_producer_tracker LABEL unit
+      SOURCES unit/test_producer_tracker.c LIBS leasehold_producer)
+  endif()
   find_package(Python3 COMPONENTS Interpreter)
   if(Python3_Interpreter_FOUND AND NOT LEASEHOLD_SANITIZE STREQUAL "thread")
     # Real Kafka, private topics; a fake worker scripted in Python.
