@@ -114,17 +114,14 @@ static void dispatch_run_key(dispatcher *d, dkey *k)
 {
     k->state = DKEY_RUNNING;
     int64_t retry_at = -1;
-    if (k->want_idle || k->n == 0) {
+    if (k->n == 0) { /* an idle call; with items queued, work comes first */
         k->want_idle = 0;
         void *slot = k->slot; /* other threads read k->slot under the lock */
         pthread_mutex_unlock(&d->mu);
-        int delay = slot ? d->ops.idle(k->key, &slot, d->ops.opaque) : 0;
+        if (slot)
+            d->ops.idle(k->key, &slot, d->ops.opaque);
         pthread_mutex_lock(&d->mu);
-        k->slot = slot;
-        if (delay > 0 && k->n == 0) {
-            k->want_idle = 1;
-            retry_at = worker_time_mono_ms() + delay;
-        }
+        k->slot = NULL;
     } else {
         size_t n = k->n;
         k->running_n = n;

@@ -31,9 +31,8 @@ typedef struct dispatcher_ops {
      * before the key runs again. */
     size_t (*process)(const char *key, void **slot, void *const *items, size_t n, int *retry_ms,
                       void *opaque);
-    /* Releases *slot and sets it to NULL; returns 0, or a delay in ms after
-     * which to try again (the slot is then kept). */
-    int (*idle)(const char *key, void **slot, void *opaque);
+    /* Releases *slot; the dispatcher then forgets it. */
+    void (*idle)(const char *key, void **slot, void *opaque);
     void (*free_item)(void *item, void *opaque);
     void *opaque;
 } dispatcher_ops;

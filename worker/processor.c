@@ -238,7 +238,6 @@ static int proc_load_state(product *pr)
     proc_forget_state(pr);
     if (len > 0) {
         char msg[256];
-        inv_state_clear(&pr->state);
         if (inv_state_decode(data, len, &pr->state, msg, sizeof(msg)) != 0) {
             /* Never overwrite a document we cannot read: keep retrying
              * (and shouting) until an operator fixes it. */
@@ -456,21 +455,18 @@ static void proc_product_free(product *pr)
     free(pr);
 }
 
-static int proc_idle(const char *key, void **slot, void *opaque)
+static void proc_idle(const char *key, void **slot, void *opaque)
 {
     product *pr = *slot;
     (void)key;
     (void)opaque;
-    if (pr->lease && lease_is_held(pr->lease) && !atomic_load(&pr->lost) && pr->dirty &&
-        pr->exists && proc_write_state(pr) != 0 && pr->lease != NULL) {
-        /* A transient storage error: keep the lease and try again soon, so
-         * the next holder does not republish the events needlessly. */
-        return proc_backoff(pr);
-    }
+    /* Persist the cleared outbox once; if that fails the next holder merely
+     * republishes those events (same eventIds), so release anyway. */
+    if (pr->lease && lease_is_held(pr->lease) && pr->dirty && pr->exists)
+        proc_write_state(pr);
     proc_drop_lease(pr, 1);
     proc_product_free(pr);
     *slot = NULL;
-    return 0;
 }
 
 static void proc_free_item(void *item, void *opaque)

@@ -69,7 +69,7 @@ static size_t rec_process(const char *key, void **slot, void *const *items, size
     return n;
 }
 
-static int rec_idle(const char *key, void **slot, void *opaque)
+static void rec_idle(const char *key, void **slot, void *opaque)
 {
     record *r = opaque;
     pthread_mutex_lock(&r->mu);
@@ -77,7 +77,6 @@ static int rec_idle(const char *key, void **slot, void *opaque)
     pthread_mutex_unlock(&r->mu);
     *slot = NULL;
     (void)key;
-    return 0;
 }
 
 static void rec_free_item(void *it, void *opaque)
