@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -267,7 +268,11 @@ class RealPipeline:
         return codes
 
     def cleanup(self):
+        """Best effort: a slow Azurite must not turn a passed test into an error."""
         self.stop()
-        container_request("DELETE", self.env["LEASEHOLD_STORAGE_CONTAINER"])
-        container_request("DELETE", self.env["LEASEHOLD_STORAGE_LEASE_CONTAINER"])
+        for key in ("LEASEHOLD_STORAGE_CONTAINER", "LEASEHOLD_STORAGE_LEASE_CONTAINER"):
+            try:
+                container_request("DELETE", self.env[key])
+            except OSError as e:
+                print("cleanup: deleting container %s: %s" % (self.env[key], e), file=sys.stderr)
         delete_topics(self.sfx)
