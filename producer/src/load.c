@@ -173,7 +173,8 @@ static void load_summary(const load_options *o, const char *run_id, long long se
     }
     printf("\n  missing:       %llu of %llu commands without an outcome\n",
            (unsigned long long)(expected > got ? expected - got : 0), (unsigned long long)expected);
-    printf("  re-emitted:    %llu duplicate outcome events\n", (unsigned long long)c.repeated);
+    printf("  re-emitted:    %llu outcome events for %lld duplicates sent\n",
+           (unsigned long long)c.repeated, sent[LOAD_OP_DUPLICATE]);
     printf("  dead letters:  %llu seen\n", (unsigned long long)c.dead_letters);
     printf("  latency ms:    p50 %.1f  p95 %.1f  p99 %.1f  max %.1f  (n=%zu)\n", lat.p50 / 1000.0,
            lat.p95 / 1000.0, lat.p99 / 1000.0, lat.max / 1000.0, lat.count);
