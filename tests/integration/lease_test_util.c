@@ -82,6 +82,10 @@ static void lt_failed(lease *l, int attempt, int will_retry, const char *error, 
     lt_recorder *r = opaque;
     fprintf(stderr, "renewal attempt %d failed (retry %d): %s\n", attempt, will_retry, error);
     pthread_mutex_lock(&r->mu);
+    if (r->failed < LT_MAX_FAILS) {
+        r->attempt[r->failed] = attempt;
+        r->will_retry[r->failed] = will_retry;
+    }
     r->failed++;
     pthread_mutex_unlock(&r->mu);
 }
@@ -121,7 +125,8 @@ lease_callbacks lt_recorder_callbacks(lt_recorder *r)
     return cb;
 }
 
-int lt_await_lost(lt_recorder *r, int64_t ms)
+/* Waits on the recorder until lost (or, with `renewed`, renewed) or `ms`. */
+static int lt_await(lt_recorder *r, int64_t ms, int renewed)
 {
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
@@ -132,9 +137,20 @@ int lt_await_lost(lt_recorder *r, int64_t ms)
         until.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&r->mu);
-    while (!r->lost && pthread_cond_timedwait(&r->cond, &r->mu, &until) == 0)
+    while (!r->lost && !(renewed && r->renewed) &&
+           pthread_cond_timedwait(&r->cond, &r->mu, &until) == 0)
         ;
     int lost = r->lost;
     pthread_mutex_unlock(&r->mu);
     return lost;
+}
+
+int lt_await_lost(lt_recorder *r, int64_t ms)
+{
+    return lt_await(r, ms, 0);
+}
+
+void lt_await_renewed_or_lost(lt_recorder *r, int64_t ms)
+{
+    lt_await(r, ms, 1);
 }

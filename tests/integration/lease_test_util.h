@@ -26,12 +26,16 @@ void lt_env_cleanup(lt_env *env);
 lease_manager *lt_manager(lt_env *env, int duration_s, const char *owner);
 
 /* Counts callbacks; thread-safe; lt_await* wait on a condition variable. */
+#define LT_MAX_FAILS 64
+
 typedef struct lt_recorder {
     pthread_mutex_t mu;
     pthread_cond_t cond;
     int renewed, failed, lost;
     lease_loss_reason reason;
     int64_t last_expiry;
+    int attempt[LT_MAX_FAILS];    /* of each renew_failed call, in order */
+    int will_retry[LT_MAX_FAILS];
 } lt_recorder;
 
 void lt_recorder_init(lt_recorder *r);
@@ -40,6 +44,8 @@ void lt_recorder_destroy(lt_recorder *r);
 lease_callbacks lt_recorder_callbacks(lt_recorder *r);
 /* Waits until r->lost > 0 or `ms` pass; returns r->lost. */
 int lt_await_lost(lt_recorder *r, int64_t ms);
+/* Waits until the lease was renewed or lost, at most `ms`. */
+void lt_await_renewed_or_lost(lt_recorder *r, int64_t ms);
 
 int64_t lt_now_ms(void);
 void lt_sleep_ms(int64_t ms);

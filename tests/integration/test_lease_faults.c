@@ -22,79 +22,6 @@
 #include "lease/src/blob_internal.h"
 #include "lease_test_util.h"
 
-#define MAX_FAILS 64
-
-typedef struct trace {
-    pthread_mutex_t mu;
-    pthread_cond_t cond;
-    int renewed, lost;
-    lease_loss_reason reason;
-    int nfail;
-    int attempt[MAX_FAILS];
-    int will_retry[MAX_FAILS];
-} trace;
-
-static void on_renewed(lease *l, int64_t expiry, uint64_t count, void *opaque)
-{
-    (void)l;
-    (void)expiry;
-    (void)count;
-    trace *t = opaque;
-    pthread_mutex_lock(&t->mu);
-    t->renewed++;
-    pthread_cond_broadcast(&t->cond);
-    pthread_mutex_unlock(&t->mu);
-}
-
-static void on_failed(lease *l, int attempt, int will_retry, const char *error, void *opaque)
-{
-    (void)l;
-    (void)error;
-    trace *t = opaque;
-    pthread_mutex_lock(&t->mu);
-    if (t->nfail < MAX_FAILS) {
-        t->attempt[t->nfail] = attempt;
-        t->will_retry[t->nfail] = will_retry;
-    }
-    t->nfail++;
-    pthread_mutex_unlock(&t->mu);
-}
-
-static void on_lost(lease *l, lease_loss_reason reason, int64_t last, void *opaque)
-{
-    (void)l;
-    (void)last;
-    trace *t = opaque;
-    pthread_mutex_lock(&t->mu);
-    t->lost++;
-    t->reason = reason;
-    pthread_cond_broadcast(&t->cond);
-    pthread_mutex_unlock(&t->mu);
-}
-
-static void trace_init(trace *t)
-{
-    memset(t, 0, sizeof(*t));
-    pthread_mutex_init(&t->mu, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&t->cond, &attr);
-    pthread_condattr_destroy(&attr);
-}
-
-/* Waits until the lease was renewed or lost, at most `ms`. */
-static void trace_await(trace *t, int64_t ms)
-{
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += (time_t)(ms / 1000);
-    pthread_mutex_lock(&t->mu);
-    while (!t->renewed && !t->lost && pthread_cond_timedwait(&t->cond, &t->mu, &until) == 0)
-        ;
-    pthread_mutex_unlock(&t->mu);
-}
-
 static void test_lease_renew_retries_transient_failures(void **state)
 {
     (void)state;
@@ -103,16 +30,16 @@ static void test_lease_renew_retries_transient_failures(void **state)
     lt_env_init(&down_env, "down");
     lease_manager *ok_mgr = lt_manager(&ok_env, 15, "flaky-owner");
     lease_manager *down_mgr = lt_manager(&down_env, 15, "down-owner");
-    trace ok_t, down_t;
-    trace_init(&ok_t);
-    trace_init(&down_t);
+    lt_recorder ok_t, down_t;
+    lt_recorder_init(&ok_t);
+    lt_recorder_init(&down_t);
     lease_acquire_options ao;
     memset(&ao, 0, sizeof(ao));
-    ao.callbacks = (lease_callbacks){on_renewed, on_failed, on_lost, &ok_t};
+    ao.callbacks = lt_recorder_callbacks(&ok_t);
     lease *ok = NULL, *down = NULL;
     lease_error err;
     assert_int_equal(lease_try_acquire(ok_mgr, "flaky", &ao, &ok, &err), LEASE_OK);
-    ao.callbacks.opaque = &down_t;
+    ao.callbacks = lt_recorder_callbacks(&down_t);
     assert_int_equal(lease_try_acquire(down_mgr, "down", &ao, &down, &err), LEASE_OK);
 
     /* Nothing else uses these clients now: the faults hit the renewals. */
@@ -120,12 +47,12 @@ static void test_lease_renew_retries_transient_failures(void **state)
     blob_client_inject_fault(down_env.client, BLOB_FAULT_CONNECT, 1000000);
 
     /* Deadlines: one lease duration plus request slack. */
-    trace_await(&ok_t, 25000);
-    trace_await(&down_t, 25000);
+    lt_await_renewed_or_lost(&ok_t, 25000);
+    lt_await_renewed_or_lost(&down_t, 25000);
 
     assert_int_equal(ok_t.lost, 0);
     assert_int_equal(ok_t.renewed >= 1, 1);
-    assert_int_equal(ok_t.nfail, 2);
+    assert_int_equal(ok_t.failed, 2);
     assert_int_equal(ok_t.attempt[0], 1);
     assert_int_equal(ok_t.attempt[1], 2);
     assert_int_equal(ok_t.will_retry[0], 1);
@@ -136,12 +63,12 @@ static void test_lease_renew_retries_transient_failures(void **state)
     assert_int_equal(down_t.lost, 1);
     assert_int_equal(down_t.reason, LEASE_LOST_DEADLINE);
     assert_int_equal(down_t.renewed, 0);
-    assert_true(down_t.nfail >= 2 && down_t.nfail <= MAX_FAILS);
-    for (int i = 0; i < down_t.nfail; i++) {
+    assert_true(down_t.failed >= 2 && down_t.failed <= LT_MAX_FAILS);
+    for (int i = 0; i < down_t.failed; i++) {
         assert_int_equal(down_t.attempt[i], i + 1);
-        assert_int_equal(down_t.will_retry[i], i < down_t.nfail - 1);
+        assert_int_equal(down_t.will_retry[i], i < down_t.failed - 1);
     }
-    printf("# outage: %d attempts before the deadline\n", down_t.nfail);
+    printf("# outage: %d attempts before the deadline\n", down_t.failed);
     assert_false(lease_is_held(down));
     assert_int_equal(lease_write(down, "x", 1, NULL, NULL, &err), LEASE_ERR_LOST);
     assert_int_equal(err.storage.code, BLOB_OK);
@@ -151,6 +78,8 @@ static void test_lease_renew_retries_transient_failures(void **state)
     lease_free(down);
     lease_manager_free(ok_mgr);
     lease_manager_free(down_mgr);
+    lt_recorder_destroy(&ok_t);
+    lt_recorder_destroy(&down_t);
     lt_env_cleanup(&ok_env);
     lt_env_cleanup(&down_env);
 }
