@@ -18,11 +18,17 @@
 #include <string.h>
 #include <strings.h>
 
-enum config_rank { CONFIG_RANK_NONE = 0, CONFIG_RANK_DEFAULT, CONFIG_RANK_FILE, CONFIG_RANK_ENV, CONFIG_RANK_SET };
+enum config_rank {
+    CONFIG_RANK_NONE = 0,
+    CONFIG_RANK_DEFAULT,
+    CONFIG_RANK_FILE,
+    CONFIG_RANK_ENV,
+    CONFIG_RANK_SET
+};
 
 typedef struct config_slot {
-    char *text;        /* NULL when unset */
-    long long number;  /* parsed INT / DURATION (ms) / BOOL */
+    char *text;       /* NULL when unset */
+    long long number; /* parsed INT / DURATION (ms) / BOOL */
     int rank;
 } config_slot;
 
@@ -34,8 +40,7 @@ struct config {
 
 #define CONFIG_ENV_PREFIX "LEASEHOLD_"
 
-void config_env_name(const char *name, char *out, size_t cap)
-{
+void config_env_name(const char *name, char *out, size_t cap) {
     if (cap == 0)
         return;
     size_t n = (size_t)snprintf(out, cap, "%s", CONFIG_ENV_PREFIX);
@@ -44,8 +49,7 @@ void config_env_name(const char *name, char *out, size_t cap)
     out[n < cap ? n : cap - 1] = '\0';
 }
 
-static const config_key *config_find(const config *cfg, const char *name, size_t *index)
-{
+static const config_key *config_find(const config *cfg, const char *name, size_t *index) {
     for (size_t i = 0; i < cfg->nkeys; i++) {
         if (strcmp(cfg->keys[i].name, name) == 0) {
             *index = i;
@@ -56,8 +60,7 @@ static const config_key *config_find(const config *cfg, const char *name, size_t
 }
 
 /* Finds a key by its environment-style spelling (LEASEHOLD_KAFKA_BROKERS). */
-static const config_key *config_find_env(const config *cfg, const char *env, size_t *index)
-{
+static const config_key *config_find_env(const config *cfg, const char *env, size_t *index) {
     char buf[256];
     for (size_t i = 0; i < cfg->nkeys; i++) {
         config_env_name(cfg->keys[i].name, buf, sizeof(buf));
@@ -70,8 +73,7 @@ static const config_key *config_find_env(const config *cfg, const char *env, siz
 }
 
 static void config_error(const config_key *k, const char *value, char *err, size_t errlen,
-                         const char *what)
-{
+                         const char *what) {
     if (err == NULL || errlen == 0)
         return;
     char env[256];
@@ -82,8 +84,7 @@ static void config_error(const config_key *k, const char *value, char *err, size
         snprintf(err, errlen, "%s (%s): %s, got '%s'", env, k->name, what, value);
 }
 
-static int config_parse_int(const char *s, long long *out)
-{
+static int config_parse_int(const char *s, long long *out) {
     char *end;
     errno = 0;
     long long v = strtoll(s, &end, 10);
@@ -93,8 +94,7 @@ static int config_parse_int(const char *s, long long *out)
     return 0;
 }
 
-static int config_parse_bool(const char *s, long long *out)
-{
+static int config_parse_bool(const char *s, long long *out) {
     static const char *const yes[] = {"true", "1", "yes", "on"};
     static const char *const no[] = {"false", "0", "no", "off"};
     for (size_t i = 0; i < 4; i++) {
@@ -111,8 +111,7 @@ static int config_parse_bool(const char *s, long long *out)
 }
 
 /* "250ms", "5s", "2m", "1h" or a bare number of milliseconds. */
-static int config_parse_duration(const char *s, long long *out)
-{
+static int config_parse_duration(const char *s, long long *out) {
     char *end;
     errno = 0;
     if (!isdigit((unsigned char)*s) && *s != '-')
@@ -139,8 +138,7 @@ static int config_parse_duration(const char *s, long long *out)
 
 /* Validates `value` for key k; fills *number. */
 static int config_validate(const config_key *k, const char *value, long long *number, char *err,
-                           size_t errlen)
-{
+                           size_t errlen) {
     char what[160];
     switch (k->type) {
     case CONFIG_STRING:
@@ -161,15 +159,16 @@ static int config_validate(const config_key *k, const char *value, long long *nu
         if (config_parse_duration(value, number) == 0 && *number >= k->min && *number <= k->max)
             return 0;
         snprintf(what, sizeof(what),
-                 "must be a duration from %lldms to %lldms (e.g. 250ms, 5s, 2m, 1h)", k->min, k->max);
+                 "must be a duration from %lldms to %lldms (e.g. 250ms, 5s, 2m, 1h)", k->min,
+                 k->max);
         config_error(k, value, err, errlen, what);
         return -1;
     }
     return -1;
 }
 
-static int config_assign(config *cfg, size_t i, const char *value, int rank, char *err, size_t errlen)
-{
+static int config_assign(config *cfg, size_t i, const char *value, int rank, char *err,
+                         size_t errlen) {
     config_slot *slot = &cfg->slots[i];
     long long number;
     if (config_validate(&cfg->keys[i], value, &number, err, errlen) != 0)
@@ -189,8 +188,7 @@ static int config_assign(config *cfg, size_t i, const char *value, int rank, cha
     return 0;
 }
 
-config *config_new(const config_key *keys, size_t nkeys)
-{
+config *config_new(const config_key *keys, size_t nkeys) {
     config *cfg = calloc(1, sizeof(*cfg));
     if (cfg == NULL)
         return NULL;
@@ -205,7 +203,8 @@ config *config_new(const config_key *keys, size_t nkeys)
         char msg[256];
         /* An invalid default is a bug in the table; treat it like OOM rather
          * than start with a value nobody validated. */
-        if (config_assign(cfg, i, keys[i].default_value, CONFIG_RANK_DEFAULT, msg, sizeof(msg)) != 0)
+        if (config_assign(cfg, i, keys[i].default_value, CONFIG_RANK_DEFAULT, msg, sizeof(msg)) !=
+            0)
             goto err;
     }
     return cfg;
@@ -214,8 +213,7 @@ err:
     return NULL;
 }
 
-void config_free(config *cfg)
-{
+void config_free(config *cfg) {
     if (cfg == NULL)
         return;
     if (cfg->slots)
@@ -225,8 +223,7 @@ void config_free(config *cfg)
     free(cfg);
 }
 
-int config_set(config *cfg, const char *name, const char *value, char *err, size_t errlen)
-{
+int config_set(config *cfg, const char *name, const char *value, char *err, size_t errlen) {
     size_t i;
     if (config_find(cfg, name, &i) == NULL) {
         if (err && errlen)
@@ -236,8 +233,7 @@ int config_set(config *cfg, const char *name, const char *value, char *err, size
     return config_assign(cfg, i, value, CONFIG_RANK_SET, err, errlen);
 }
 
-int config_load_env(config *cfg, char *err, size_t errlen)
-{
+int config_load_env(config *cfg, char *err, size_t errlen) {
     char env[256];
     for (size_t i = 0; i < cfg->nkeys; i++) {
         config_env_name(cfg->keys[i].name, env, sizeof(env));
@@ -250,8 +246,7 @@ int config_load_env(config *cfg, char *err, size_t errlen)
     return 0;
 }
 
-static char *config_trim(char *s)
-{
+static char *config_trim(char *s) {
     while (isspace((unsigned char)*s))
         s++;
     size_t n = strlen(s);
@@ -262,8 +257,7 @@ static char *config_trim(char *s)
 
 /* Lines "key = value" or "LEASEHOLD_KEY=value"; '#' starts a comment line;
  * a value may be wrapped in double quotes. */
-int config_load_file(config *cfg, const char *path, char *err, size_t errlen)
-{
+int config_load_file(config *cfg, const char *path, char *err, size_t errlen) {
     FILE *f = fopen(path, "r");
     if (f == NULL) {
         if (err && errlen)
@@ -311,8 +305,7 @@ int config_load_file(config *cfg, const char *path, char *err, size_t errlen)
     return rc;
 }
 
-static const config_slot *config_slot_of(const config *cfg, const char *name, config_type type)
-{
+static const config_slot *config_slot_of(const config *cfg, const char *name, config_type type) {
     size_t i;
     const config_key *k = config_find(cfg, name, &i);
     if (k == NULL || k->type != type)
@@ -320,28 +313,23 @@ static const config_slot *config_slot_of(const config *cfg, const char *name, co
     return &cfg->slots[i];
 }
 
-const char *config_string(const config *cfg, const char *name)
-{
+const char *config_string(const config *cfg, const char *name) {
     return config_slot_of(cfg, name, CONFIG_STRING)->text;
 }
 
-long long config_int(const config *cfg, const char *name)
-{
+long long config_int(const config *cfg, const char *name) {
     return config_slot_of(cfg, name, CONFIG_INT)->number;
 }
 
-int config_bool(const config *cfg, const char *name)
-{
+int config_bool(const config *cfg, const char *name) {
     return (int)config_slot_of(cfg, name, CONFIG_BOOL)->number;
 }
 
-long long config_duration_ms(const config *cfg, const char *name)
-{
+long long config_duration_ms(const config *cfg, const char *name) {
     return config_slot_of(cfg, name, CONFIG_DURATION)->number;
 }
 
-static void config_markdown_escape(FILE *out, const char *s)
-{
+static void config_markdown_escape(FILE *out, const char *s) {
     for (; *s; s++) {
         if (*s == '|')
             fputs("\\|", out);
@@ -350,8 +338,7 @@ static void config_markdown_escape(FILE *out, const char *s)
     }
 }
 
-void config_write_markdown(const config_key *keys, size_t nkeys, FILE *out)
-{
+void config_write_markdown(const config_key *keys, size_t nkeys, FILE *out) {
     static const char *const type_names[] = {"string", "integer", "boolean", "duration"};
     fputs("| Environment variable | Key | Type | Default | Meaning |\n", out);
     fputs("|---|---|---|---|---|\n", out);

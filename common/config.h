@@ -23,7 +23,7 @@ typedef enum config_type {
 } config_type;
 
 typedef struct config_key {
-    const char *name;          /* dotted, e.g. "kafka.brokers" */
+    const char *name; /* dotted, e.g. "kafka.brokers" */
     config_type type;
     const char *default_value; /* text form, NULL = unset */
     long long min, max;        /* for INT and DURATION (ms) */

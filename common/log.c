@@ -25,15 +25,13 @@ static int log_json;
 
 static const char *const log_level_names[] = {"DEBUG", "INFO", "WARN", "ERROR"};
 
-void log_init(const char *component, log_level min_level, int json)
-{
+void log_init(const char *component, log_level min_level, int json) {
     snprintf(log_component, sizeof(log_component), "%s", component ? component : "leasehold");
     log_min_level = min_level;
     log_json = json;
 }
 
-int log_level_parse(const char *text)
-{
+int log_level_parse(const char *text) {
     static const char *const names[] = {"debug", "info", "warn", "error"};
     if (text == NULL)
         return -1;
@@ -46,8 +44,7 @@ int log_level_parse(const char *text)
 }
 
 /* RFC 3339 UTC with milliseconds: 2026-11-28T04:42:12.345Z */
-static void log_timestamp(char *out, size_t cap)
-{
+static void log_timestamp(char *out, size_t cap) {
     struct timespec ts;
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -56,8 +53,7 @@ static void log_timestamp(char *out, size_t cap)
     snprintf(out + n, cap - n, ".%03ldZ", ts.tv_nsec / 1000000L);
 }
 
-static void log_emit(const char *line, size_t len)
-{
+static void log_emit(const char *line, size_t len) {
     /* One write(2) per line; a short write on a pipe of this size does not
      * happen in practice, but finish it rather than drop the tail. */
     while (len > 0) {
@@ -69,8 +65,7 @@ static void log_emit(const char *line, size_t len)
     }
 }
 
-void log_write(log_level level, const char *fmt, ...)
-{
+void log_write(log_level level, const char *fmt, ...) {
     if (level < log_min_level || level > LOG_LVL_ERROR)
         return;
     char msg[LOG_LINE_MAX];

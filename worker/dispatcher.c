@@ -11,7 +11,6 @@
  */
 #include "dispatcher.h"
 
-
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +28,7 @@ typedef struct dkey {
     void *slot;
     void **items;
     size_t n, cap;
-    size_t running_n;    /* items handed to the current process call */
+    size_t running_n; /* items handed to the current process call */
     dkey_state state;
     int want_idle;       /* next run is an idle call (release the slot) */
     int64_t run_at;      /* WAITING: monotonic ms */
@@ -54,24 +53,21 @@ struct dispatcher {
     int housekeeper_started;
 };
 
-static unsigned dispatch_hash(const char *s)
-{
+static unsigned dispatch_hash(const char *s) {
     unsigned h = 2166136261u; /* FNV-1a */
     for (; *s; s++)
         h = (h ^ (unsigned char)*s) * 16777619u;
     return h % DISPATCH_BUCKETS;
 }
 
-static dkey *dispatch_lookup(dispatcher *d, const char *key)
-{
+static dkey *dispatch_lookup(dispatcher *d, const char *key) {
     for (dkey *k = d->buckets[dispatch_hash(key)]; k; k = k->hnext)
         if (strcmp(k->key, key) == 0)
             return k;
     return NULL;
 }
 
-static void dispatch_forget(dispatcher *d, dkey *k)
-{
+static void dispatch_forget(dispatcher *d, dkey *k) {
     dkey **pp = &d->buckets[dispatch_hash(k->key)];
     while (*pp != k)
         pp = &(*pp)->hnext;
@@ -81,8 +77,7 @@ static void dispatch_forget(dispatcher *d, dkey *k)
     free(k);
 }
 
-static void dispatch_make_ready(dispatcher *d, dkey *k)
-{
+static void dispatch_make_ready(dispatcher *d, dkey *k) {
     k->state = DKEY_READY;
     k->rnext = NULL;
     if (d->ready_tail)
@@ -94,8 +89,7 @@ static void dispatch_make_ready(dispatcher *d, dkey *k)
 }
 
 /* After a run: decide the key's next state. Called with the lock held. */
-static void dispatch_settle(dispatcher *d, dkey *k, int64_t retry_at)
-{
+static void dispatch_settle(dispatcher *d, dkey *k, int64_t retry_at) {
     if (retry_at >= 0) {
         k->state = DKEY_WAITING;
         k->run_at = retry_at;
@@ -110,8 +104,7 @@ static void dispatch_settle(dispatcher *d, dkey *k, int64_t retry_at)
     }
 }
 
-static void dispatch_run_key(dispatcher *d, dkey *k)
-{
+static void dispatch_run_key(dispatcher *d, dkey *k) {
     k->state = DKEY_RUNNING;
     int64_t retry_at = -1;
     if (k->n == 0) { /* an idle call; with items queued, work comes first */
@@ -158,8 +151,7 @@ static void dispatch_run_key(dispatcher *d, dkey *k)
     pthread_cond_broadcast(&d->progress);
 }
 
-static void *dispatch_thread(void *arg)
-{
+static void *dispatch_thread(void *arg) {
     dispatcher *d = arg;
     pthread_mutex_lock(&d->mu);
     for (;;) {
@@ -177,14 +169,12 @@ static void *dispatch_thread(void *arg)
     return NULL;
 }
 
-static void dispatch_sleep_ms(int ms)
-{
+static void dispatch_sleep_ms(int ms) {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
-static void *dispatch_housekeeper(void *arg)
-{
+static void *dispatch_housekeeper(void *arg) {
     dispatcher *d = arg;
     for (;;) {
         dispatch_sleep_ms(DISPATCH_TICK_MS);
@@ -208,8 +198,7 @@ static void *dispatch_housekeeper(void *arg)
     }
 }
 
-dispatcher *dispatcher_new(int threads, int64_t idle_ms, const dispatcher_ops *ops)
-{
+dispatcher *dispatcher_new(int threads, int64_t idle_ms, const dispatcher_ops *ops) {
     dispatcher *d = calloc(1, sizeof(*d));
     if (d == NULL)
         return NULL;
@@ -233,8 +222,7 @@ err:
     return NULL;
 }
 
-int dispatcher_submit(dispatcher *d, const char *key, void *item)
-{
+int dispatcher_submit(dispatcher *d, const char *key, void *item) {
     pthread_mutex_lock(&d->mu);
     dkey *k = dispatch_lookup(d, key);
     if (k == NULL) {
@@ -268,16 +256,14 @@ int dispatcher_submit(dispatcher *d, const char *key, void *item)
     return 0;
 }
 
-size_t dispatcher_queued(dispatcher *d)
-{
+size_t dispatcher_queued(dispatcher *d) {
     pthread_mutex_lock(&d->mu);
     size_t n = d->queued;
     pthread_mutex_unlock(&d->mu);
     return n;
 }
 
-static size_t dispatch_count_matching(dispatcher *d, dispatcher_match_fn match, void *arg)
-{
+static size_t dispatch_count_matching(dispatcher *d, dispatcher_match_fn match, void *arg) {
     if (match == NULL)
         return d->queued;
     size_t n = 0;
@@ -288,8 +274,7 @@ static size_t dispatch_count_matching(dispatcher *d, dispatcher_match_fn match, 
     return n;
 }
 
-static void dispatch_deadline(struct timespec *ts, int64_t timeout_ms)
-{
+static void dispatch_deadline(struct timespec *ts, int64_t timeout_ms) {
     clock_gettime(CLOCK_REALTIME, ts);
     ts->tv_sec += timeout_ms / 1000;
     ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
@@ -299,8 +284,8 @@ static void dispatch_deadline(struct timespec *ts, int64_t timeout_ms)
     }
 }
 
-int dispatcher_wait_drained(dispatcher *d, dispatcher_match_fn match, void *arg, int64_t timeout_ms)
-{
+int dispatcher_wait_drained(dispatcher *d, dispatcher_match_fn match, void *arg,
+                            int64_t timeout_ms) {
     int64_t end = worker_time_mono_ms() + timeout_ms;
     pthread_mutex_lock(&d->mu);
     int rc = 0;
@@ -318,8 +303,7 @@ int dispatcher_wait_drained(dispatcher *d, dispatcher_match_fn match, void *arg,
     return rc;
 }
 
-size_t dispatcher_drop(dispatcher *d, dispatcher_match_fn match, void *arg)
-{
+size_t dispatcher_drop(dispatcher *d, dispatcher_match_fn match, void *arg) {
     size_t dropped = 0;
     pthread_mutex_lock(&d->mu);
     for (size_t b = 0; b < DISPATCH_BUCKETS; b++) {
@@ -342,8 +326,7 @@ size_t dispatcher_drop(dispatcher *d, dispatcher_match_fn match, void *arg)
     return dropped;
 }
 
-static size_t dispatch_count_releasable(dispatcher *d)
-{
+static size_t dispatch_count_releasable(dispatcher *d) {
     size_t n = 0;
     for (size_t b = 0; b < DISPATCH_BUCKETS; b++)
         for (dkey *k = d->buckets[b]; k; k = k->hnext)
@@ -351,8 +334,7 @@ static size_t dispatch_count_releasable(dispatcher *d)
     return n;
 }
 
-void dispatcher_release_idle(dispatcher *d, int64_t timeout_ms)
-{
+void dispatcher_release_idle(dispatcher *d, int64_t timeout_ms) {
     int64_t end = worker_time_mono_ms() + timeout_ms;
     pthread_mutex_lock(&d->mu);
     for (size_t b = 0; b < DISPATCH_BUCKETS; b++) {
@@ -375,8 +357,7 @@ void dispatcher_release_idle(dispatcher *d, int64_t timeout_ms)
     pthread_mutex_unlock(&d->mu);
 }
 
-void dispatcher_free(dispatcher *d)
-{
+void dispatcher_free(dispatcher *d) {
     if (d == NULL)
         return;
     pthread_mutex_lock(&d->mu);

@@ -51,7 +51,8 @@ size_t dispatcher_queued(dispatcher *d);
 /* Waits until no queued item satisfies `match` (NULL: any item), or
  * `timeout_ms` passed. 0 when drained, -1 on timeout. */
 typedef int (*dispatcher_match_fn)(const void *item, void *arg);
-int dispatcher_wait_drained(dispatcher *d, dispatcher_match_fn match, void *arg, int64_t timeout_ms);
+int dispatcher_wait_drained(dispatcher *d, dispatcher_match_fn match, void *arg,
+                            int64_t timeout_ms);
 
 /* Removes queued items that satisfy `match` and are not part of a batch
  * being processed right now; returns how many were dropped. */

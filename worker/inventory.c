@@ -12,8 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-void inventory_reservation_id(const char *command_id, char out[INV_ID_MAX + 1])
-{
+void inventory_reservation_id(const char *command_id, char out[INV_ID_MAX + 1]) {
     char hex[INV_ID_MAX + 1];
     /* Same hash as event ids, salted with a type no event uses, so a
      * retried or replayed reserve always names the same reservation. */
@@ -22,8 +21,7 @@ void inventory_reservation_id(const char *command_id, char out[INV_ID_MAX + 1])
 }
 
 static void inventory_event_start(inv_event *ev, const inv_command *cmd, inv_event_type type,
-                                  uint64_t epoch, int64_t now_ms)
-{
+                                  uint64_t epoch, int64_t now_ms) {
     memset(ev, 0, sizeof(*ev));
     ev->type = type;
     inv_event_id(cmd->command_id, type, ev->event_id);
@@ -36,16 +34,14 @@ static void inventory_event_start(inv_event *ev, const inv_command *cmd, inv_eve
     ev->timestamp_ms = now_ms;
 }
 
-static void inventory_reject(inv_event *ev, const char *reason, const char *message)
-{
+static void inventory_reject(inv_event *ev, const char *reason, const char *message) {
     snprintf(ev->reason, sizeof(ev->reason), "%s", reason);
     snprintf(ev->message, sizeof(ev->message), "%s", message);
 }
 
 /* Returns -1 on OOM. */
 static int inventory_reserve(inv_state *st, int exists, const inv_command *cmd, inv_event *ev,
-                             uint64_t epoch, int64_t now_ms)
-{
+                             uint64_t epoch, int64_t now_ms) {
     if (!exists) {
         inventory_event_start(ev, cmd, INV_EV_RESERVATION_REJECTED, epoch, now_ms);
         inventory_reject(ev, "unknown_product", "Unknown product");
@@ -54,8 +50,9 @@ static int inventory_reserve(inv_state *st, int exists, const inv_command *cmd, 
     if (st->available < cmd->quantity) {
         inventory_event_start(ev, cmd, INV_EV_RESERVATION_REJECTED, epoch, now_ms);
         inventory_reject(ev, "insufficient_stock", "");
-        snprintf(ev->message, sizeof(ev->message), "Insufficient stock: requested %lld, available %lld",
-                 cmd->quantity, st->available);
+        snprintf(ev->message, sizeof(ev->message),
+                 "Insufficient stock: requested %lld, available %lld", cmd->quantity,
+                 st->available);
         return 0;
     }
     inventory_event_start(ev, cmd, INV_EV_RESERVATION_CREATED, epoch, now_ms);
@@ -79,8 +76,7 @@ static int inventory_reserve(inv_state *st, int exists, const inv_command *cmd, 
 }
 
 /* Returns `r`'s units to stock and removes it; fills quantity/customer. */
-static void inventory_return_reservation(inv_state *st, inv_reservation *r, inv_event *ev)
-{
+static void inventory_return_reservation(inv_state *st, inv_reservation *r, inv_event *ev) {
     ev->quantity = r->quantity;
     snprintf(ev->customer_id, sizeof(ev->customer_id), "%s", r->customer_id);
     snprintf(ev->reservation_id, sizeof(ev->reservation_id), "%s", r->reservation_id);
@@ -92,8 +88,7 @@ static void inventory_return_reservation(inv_state *st, inv_reservation *r, inv_
 }
 
 static void inventory_release_by_id(inv_state *st, const inv_command *cmd, inv_event *ev,
-                                    uint64_t epoch, int64_t now_ms)
-{
+                                    uint64_t epoch, int64_t now_ms) {
     inv_reservation *r = inv_state_find_reservation(st, cmd->reservation_id);
     if (r == NULL) {
         inventory_event_start(ev, cmd, INV_EV_RELEASE_REJECTED, epoch, now_ms);
@@ -107,8 +102,7 @@ static void inventory_release_by_id(inv_state *st, const inv_command *cmd, inv_e
 }
 
 /* The customer's oldest reservation: the array keeps creation order. */
-static inv_reservation *inventory_oldest_of(inv_state *st, const char *customer)
-{
+static inv_reservation *inventory_oldest_of(inv_state *st, const char *customer) {
     for (size_t i = 0; i < st->n_reservations; i++)
         if (strcmp(st->reservations[i].customer_id, customer) == 0)
             return &st->reservations[i];
@@ -116,8 +110,7 @@ static inv_reservation *inventory_oldest_of(inv_state *st, const char *customer)
 }
 
 static void inventory_release_by_customer(inv_state *st, const inv_command *cmd, inv_event *ev,
-                                          uint64_t epoch, int64_t now_ms)
-{
+                                          uint64_t epoch, int64_t now_ms) {
     long long want = cmd->quantity, released = 0;
     char first_id[INV_ID_MAX + 1] = "";
     inv_reservation *r;
@@ -149,8 +142,7 @@ static void inventory_release_by_customer(inv_state *st, const inv_command *cmd,
 }
 
 static void inventory_restock(inv_state *st, int *exists, const inv_command *cmd, inv_event *ev,
-                              uint64_t epoch, int64_t now_ms)
-{
+                              uint64_t epoch, int64_t now_ms) {
     long long base = *exists ? st->total : 0;
     if (base + cmd->quantity > INVENTORY_MAX_TOTAL) {
         inventory_event_start(ev, cmd, INV_EV_RESTOCK_REJECTED, epoch, now_ms);
@@ -170,8 +162,7 @@ static void inventory_restock(inv_state *st, int *exists, const inv_command *cmd
 
 /* 1 when an expire command returned the reservation, 0 for a no-op. */
 static int inventory_expire(inv_state *st, const inv_command *cmd, inv_event *ev, uint64_t epoch,
-                            int64_t now_ms)
-{
+                            int64_t now_ms) {
     inv_reservation *r = inv_state_find_reservation(st, cmd->reservation_id);
     if (r == NULL || r->expires_at_ms > now_ms)
         return 0;
@@ -183,8 +174,7 @@ static int inventory_expire(inv_state *st, const inv_command *cmd, inv_event *ev
 }
 
 /* Records the offset of an applied command (same write as the change). */
-static int inventory_record_offset(inv_state *st, const inventory_source *src)
-{
+static int inventory_record_offset(inv_state *st, const inventory_source *src) {
     if (src == NULL || src->topic == NULL)
         return 0;
     return inv_state_offset_set(st, src->topic, src->partition, src->offset) < 0 ? -1 : 0;
@@ -195,8 +185,7 @@ static int inventory_record_offset(inv_state *st, const inventory_source *src)
  * (the original reason text is not kept in the ledger). */
 static void inventory_rebuild_duplicate(const inv_state *st, const inv_ledger_entry *le,
                                         const inv_command *cmd, uint64_t epoch, int64_t now_ms,
-                                        inv_event *ev)
-{
+                                        inv_event *ev) {
     for (size_t i = 0; i < st->n_outbox; i++) {
         if (strcmp(st->outbox[i].event_id, le->event_id) == 0) {
             *ev = st->outbox[i];
@@ -222,8 +211,7 @@ static void inventory_rebuild_duplicate(const inv_state *st, const inv_ledger_en
 
 inventory_result inventory_apply(inv_state *st, int *exists, const inv_command *cmd,
                                  const inventory_source *src, uint64_t epoch, int64_t now_ms,
-                                 inv_event *event)
-{
+                                 inv_event *event) {
     if (src && src->topic && src->offset <= inv_state_offset_get(st, src->topic, src->partition))
         return INVENTORY_REPLAY;
 

@@ -44,10 +44,11 @@
 #define INVENTORY_MAX_TOTAL 1000000000000LL /* 10^12 units per product */
 
 typedef enum inventory_result {
-    INVENTORY_APPLIED = 0, /* state changed (or a rejection recorded); event appended to the outbox */
-    INVENTORY_DUPLICATE,   /* ledger hit: the same event appended again, quantities unchanged */
-    INVENTORY_REPLAY,      /* offset already applied: nothing changed, nothing emitted */
-    INVENTORY_NOOP,        /* expire of a reservation that is gone or not yet due */
+    INVENTORY_APPLIED =
+        0,               /* state changed (or a rejection recorded); event appended to the outbox */
+    INVENTORY_DUPLICATE, /* ledger hit: the same event appended again, quantities unchanged */
+    INVENTORY_REPLAY,    /* offset already applied: nothing changed, nothing emitted */
+    INVENTORY_NOOP,      /* expire of a reservation that is gone or not yet due */
     INVENTORY_ERR_NOMEM
 } inventory_result;
 

@@ -26,16 +26,14 @@
 
 static volatile sig_atomic_t main_stop;
 
-static void main_on_signal(int sig)
-{
+static void main_on_signal(int sig) {
     (void)sig;
     main_stop = 1;
 }
 
-static void main_lease_log(int level, const char *line, void *opaque)
-{
+static void main_lease_log(int level, const char *line, void *opaque) {
     (void)opaque;
-    log_level lv = level <= LOG_ERR ? LOG_LVL_ERROR
+    log_level lv = level <= LOG_ERR       ? LOG_LVL_ERROR
                    : level == LOG_WARNING ? LOG_LVL_WARN
                    : level == LOG_DEBUG   ? LOG_LVL_DEBUG
                                           : LOG_LVL_INFO;
@@ -44,23 +42,19 @@ static void main_lease_log(int level, const char *line, void *opaque)
 
 /* ---- admin HTTP callbacks ---------------------------------------------- */
 
-static int main_alive(void *opaque)
-{
+static int main_alive(void *opaque) {
     return worker_alive(opaque);
 }
 
-static int main_ready(char *reason, size_t cap, void *opaque)
-{
+static int main_ready(char *reason, size_t cap, void *opaque) {
     return worker_ready(opaque, reason, cap);
 }
 
-static char *main_leases_json(void *opaque)
-{
+static char *main_leases_json(void *opaque) {
     return worker_leases_json(opaque);
 }
 
-static void main_collect(void *opaque)
-{
+static void main_collect(void *opaque) {
     worker_collect_metrics(opaque);
 }
 
@@ -72,8 +66,7 @@ typedef struct main_services {
     reconciler *reconciler;
 } main_services;
 
-static int main_start_admin(main_services *s, const config *cfg, char *err, size_t errlen)
-{
+static int main_start_admin(main_services *s, const config *cfg, char *err, size_t errlen) {
     const char *listen = config_string(cfg, "admin.listen");
     if (listen == NULL)
         return 0;
@@ -94,8 +87,7 @@ static int main_start_admin(main_services *s, const config *cfg, char *err, size
 }
 
 static int main_start_reconciler(main_services *s, const config *cfg, const char *id, char *err,
-                                 size_t errlen)
-{
+                                 size_t errlen) {
     if (!config_bool(cfg, "reconciler.enabled"))
         return 0;
     reconciler_config rc;
@@ -114,8 +106,8 @@ static int main_start_reconciler(main_services *s, const config *cfg, const char
     return 0;
 }
 
-static int main_start(main_services *s, const config *cfg, const char *id, char *err, size_t errlen)
-{
+static int main_start(main_services *s, const config *cfg, const char *id, char *err,
+                      size_t errlen) {
     blob_client_options bo;
     blob_client_options_init(&bo);
     bo.connection_string = config_string(cfg, "storage.connection_string");
@@ -148,8 +140,7 @@ static int main_start(main_services *s, const config *cfg, const char *id, char 
     return main_start_reconciler(s, cfg, id, err, errlen);
 }
 
-static void main_stop_all(main_services *s)
-{
+static void main_stop_all(main_services *s) {
     reconciler_free(s->reconciler);
     worker_free(s->worker);
     admin_http_stop(s->admin);
@@ -157,8 +148,7 @@ static void main_stop_all(main_services *s)
     blob_client_free(s->blob);
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     char err[512];
     worker_config_action action;
     config *cfg = worker_config_load(argc, argv, stdout, &action, err, sizeof(err));
@@ -178,7 +168,8 @@ int main(int argc, char **argv)
         gethostname(host, sizeof(host) - 1);
         snprintf(id, sizeof(id), "%s-%ld", host, (long)getpid());
     }
-    log_init(id, (log_level)log_level_parse(config_string(cfg, "log.level")), config_bool(cfg, "log.json"));
+    log_init(id, (log_level)log_level_parse(config_string(cfg, "log.level")),
+             config_bool(cfg, "log.json"));
 
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));

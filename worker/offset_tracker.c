@@ -33,22 +33,19 @@ struct offset_tracker {
     size_t n, cap;
 };
 
-offset_tracker *offset_tracker_new(void)
-{
+offset_tracker *offset_tracker_new(void) {
     offset_tracker *t = calloc(1, sizeof(*t));
     if (t)
         pthread_mutex_init(&t->mu, NULL);
     return t;
 }
 
-static void tracker_partition_clear(tracker_partition *p)
-{
+static void tracker_partition_clear(tracker_partition *p) {
     free(p->topic);
     free(p->q);
 }
 
-void offset_tracker_free(offset_tracker *t)
-{
+void offset_tracker_free(offset_tracker *t) {
     if (t == NULL)
         return;
     for (size_t i = 0; i < t->n; i++)
@@ -58,16 +55,14 @@ void offset_tracker_free(offset_tracker *t)
     free(t);
 }
 
-static tracker_partition *tracker_find(offset_tracker *t, const char *topic, int32_t partition)
-{
+static tracker_partition *tracker_find(offset_tracker *t, const char *topic, int32_t partition) {
     for (size_t i = 0; i < t->n; i++)
         if (t->parts[i].partition == partition && strcmp(t->parts[i].topic, topic) == 0)
             return &t->parts[i];
     return NULL;
 }
 
-static tracker_partition *tracker_add(offset_tracker *t, const char *topic, int32_t partition)
-{
+static tracker_partition *tracker_add(offset_tracker *t, const char *topic, int32_t partition) {
     tracker_partition *p = tracker_find(t, topic, partition);
     if (p)
         return p;
@@ -91,15 +86,13 @@ static tracker_partition *tracker_add(offset_tracker *t, const char *topic, int3
     return p;
 }
 
-void offset_tracker_assign(offset_tracker *t, const char *topic, int32_t partition)
-{
+void offset_tracker_assign(offset_tracker *t, const char *topic, int32_t partition) {
     pthread_mutex_lock(&t->mu);
     tracker_add(t, topic, partition);
     pthread_mutex_unlock(&t->mu);
 }
 
-void offset_tracker_revoke(offset_tracker *t, const char *topic, int32_t partition)
-{
+void offset_tracker_revoke(offset_tracker *t, const char *topic, int32_t partition) {
     pthread_mutex_lock(&t->mu);
     tracker_partition *p = tracker_find(t, topic, partition);
     if (p) {
@@ -109,8 +102,7 @@ void offset_tracker_revoke(offset_tracker *t, const char *topic, int32_t partiti
     pthread_mutex_unlock(&t->mu);
 }
 
-int offset_tracker_seen(offset_tracker *t, const char *topic, int32_t partition, int64_t offset)
-{
+int offset_tracker_seen(offset_tracker *t, const char *topic, int32_t partition, int64_t offset) {
     int rc = 0;
     pthread_mutex_lock(&t->mu);
     tracker_partition *p = tracker_add(t, topic, partition);
@@ -143,8 +135,8 @@ int offset_tracker_seen(offset_tracker *t, const char *topic, int32_t partition,
     return rc;
 }
 
-void offset_tracker_finish(offset_tracker *t, const char *topic, int32_t partition, int64_t offset)
-{
+void offset_tracker_finish(offset_tracker *t, const char *topic, int32_t partition,
+                           int64_t offset) {
     pthread_mutex_lock(&t->mu);
     tracker_partition *p = tracker_find(t, topic, partition);
     if (p) {
@@ -166,15 +158,13 @@ void offset_tracker_finish(offset_tracker *t, const char *topic, int32_t partiti
     pthread_mutex_unlock(&t->mu);
 }
 
-static int64_t tracker_position(const tracker_partition *p)
-{
+static int64_t tracker_position(const tracker_partition *p) {
     if (p->head < p->tail)
         return p->q[p->head].offset;
     return p->last_seen >= 0 ? p->last_seen + 1 : -1;
 }
 
-size_t offset_tracker_pending(offset_tracker *t, const char *topic, int32_t partition)
-{
+size_t offset_tracker_pending(offset_tracker *t, const char *topic, int32_t partition) {
     size_t n = 0;
     pthread_mutex_lock(&t->mu);
     for (size_t i = 0; i < t->n; i++) {
@@ -187,8 +177,7 @@ size_t offset_tracker_pending(offset_tracker *t, const char *topic, int32_t part
     return n;
 }
 
-int64_t offset_tracker_position(offset_tracker *t, const char *topic, int32_t partition)
-{
+int64_t offset_tracker_position(offset_tracker *t, const char *topic, int32_t partition) {
     pthread_mutex_lock(&t->mu);
     tracker_partition *p = tracker_find(t, topic, partition);
     int64_t pos = p ? tracker_position(p) : -1;
@@ -196,8 +185,7 @@ int64_t offset_tracker_position(offset_tracker *t, const char *topic, int32_t pa
     return pos;
 }
 
-void offset_tracker_collect(offset_tracker *t, offset_tracker_fn fn, void *opaque)
-{
+void offset_tracker_collect(offset_tracker *t, offset_tracker_fn fn, void *opaque) {
     pthread_mutex_lock(&t->mu);
     for (size_t i = 0; i < t->n; i++) {
         tracker_partition *p = &t->parts[i];

@@ -12,9 +12,9 @@
  */
 #include "processor.h"
 
-#include <stdatomic.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,14 +31,14 @@ typedef struct product {
     processor *proc;
     char id[INV_PRODUCT_MAX + 1];
     char blob[INV_PRODUCT_MAX + 8];
-    lease *lease;          /* NULL while not held */
-    atomic_int lost;       /* set by the lease's lost callback */
+    lease *lease;    /* NULL while not held */
+    atomic_int lost; /* set by the lease's lost callback */
     inv_state state;
-    int loaded;            /* state read under the current lease */
-    int exists;            /* the blob holds a product (restocked at least once) */
-    int dirty;             /* outbox cleared in memory, not yet written */
-    int attempts;          /* consecutive failures, for the backoff */
-    unsigned seed;         /* jitter */
+    int loaded;                  /* state read under the current lease */
+    int exists;                  /* the blob holds a product (restocked at least once) */
+    int dirty;                   /* outbox cleared in memory, not yet written */
+    int attempts;                /* consecutive failures, for the backoff */
+    unsigned seed;               /* jitter */
     struct product *prev, *next; /* held list */
 } product;
 
@@ -51,8 +51,7 @@ struct processor {
 };
 
 /* Exponential backoff with full jitter: uniform in [base/2, min(max, base*2^n)]. */
-static int proc_backoff(product *pr)
-{
+static int proc_backoff(product *pr) {
     const processor_options *o = &pr->proc->opts;
     long long cap = o->retry_base_ms;
     for (int i = 0; i < pr->attempts && cap < o->retry_max_ms; i++)
@@ -65,15 +64,13 @@ static int proc_backoff(product *pr)
     return (int)(lo + (long long)(rand_r(&pr->seed) % (unsigned)(cap - lo + 1)));
 }
 
-static void proc_storage_result(processor *p, int ok)
-{
+static void proc_storage_result(processor *p, int ok) {
     atomic_store(&p->storage_ok, ok);
 }
 
 /* ---- lease callbacks (lease manager threads) ---------------------------- */
 
-static void proc_on_renewed(lease *l, int64_t new_expiry_ms, uint64_t renewal_count, void *opaque)
-{
+static void proc_on_renewed(lease *l, int64_t new_expiry_ms, uint64_t renewal_count, void *opaque) {
     (void)opaque;
     (void)renewal_count;
     /* The handle's expiry is monotonic; show it as wall-clock time. */
@@ -85,26 +82,25 @@ static void proc_on_renewed(lease *l, int64_t new_expiry_ms, uint64_t renewal_co
     log_info("Lease %s renewed. New expiration %s", lease_id(l), text);
 }
 
-static void proc_on_renew_failed(lease *l, int attempt, int will_retry, const char *error, void *opaque)
-{
+static void proc_on_renew_failed(lease *l, int attempt, int will_retry, const char *error,
+                                 void *opaque) {
     product *pr = opaque;
     log_warn("Renewal %d of lease %s for product %s failed (%s)%s", attempt, lease_id(l), pr->id,
              error, will_retry ? "; retrying" : "");
 }
 
-static void proc_on_lost(lease *l, lease_loss_reason reason, int64_t last_renewal_ms, void *opaque)
-{
+static void proc_on_lost(lease *l, lease_loss_reason reason, int64_t last_renewal_ms,
+                         void *opaque) {
     product *pr = opaque;
     (void)last_renewal_ms;
     atomic_store(&pr->lost, 1);
-    log_warn("Lease %s for product %s lost (%s); abandoning its in-flight work", lease_id(l), pr->id,
-             lease_loss_reason_name(reason));
+    log_warn("Lease %s for product %s lost (%s); abandoning its in-flight work", lease_id(l),
+             pr->id, lease_loss_reason_name(reason));
 }
 
 /* ---- product lifecycle ---------------------------------------------------- */
 
-static product *proc_product_new(processor *p, const char *id)
-{
+static product *proc_product_new(processor *p, const char *id) {
     product *pr = calloc(1, sizeof(*pr));
     if (pr == NULL)
         return NULL;
@@ -116,8 +112,7 @@ static product *proc_product_new(processor *p, const char *id)
     return pr;
 }
 
-static void proc_forget_state(product *pr)
-{
+static void proc_forget_state(product *pr) {
     inv_state_clear(&pr->state);
     inv_state_init(&pr->state, pr->id);
     pr->loaded = 0;
@@ -125,8 +120,7 @@ static void proc_forget_state(product *pr)
     pr->dirty = 0;
 }
 
-static void proc_held_add(product *pr)
-{
+static void proc_held_add(product *pr) {
     processor *p = pr->proc;
     pthread_mutex_lock(&p->mu);
     pr->prev = NULL;
@@ -137,8 +131,7 @@ static void proc_held_add(product *pr)
     pthread_mutex_unlock(&p->mu);
 }
 
-static void proc_held_remove(product *pr)
-{
+static void proc_held_remove(product *pr) {
     processor *p = pr->proc;
     pthread_mutex_lock(&p->mu);
     if (pr->prev)
@@ -153,8 +146,7 @@ static void proc_held_remove(product *pr)
 
 /* Gives up the lease handle (releasing it on the server when still held)
  * and the cached state. */
-static void proc_drop_lease(product *pr, int release)
-{
+static void proc_drop_lease(product *pr, int release) {
     if (pr->lease == NULL)
         return;
     proc_held_remove(pr);
@@ -172,16 +164,14 @@ static void proc_drop_lease(product *pr, int release)
 
 typedef enum proc_acquire { PROC_ACQUIRED, PROC_RETRY, PROC_UNKNOWN_PRODUCT } proc_acquire;
 
-static int proc_batch_has_restock(void *const *items, size_t n)
-{
+static int proc_batch_has_restock(void *const *items, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (((const work_item *)items[i])->cmd.type == INV_CMD_RESTOCK)
             return 1;
     return 0;
 }
 
-static proc_acquire proc_acquire_lease(product *pr, void *const *items, size_t n)
-{
+static proc_acquire proc_acquire_lease(product *pr, void *const *items, size_t n) {
     processor *p = pr->proc;
     lease_acquire_options o;
     memset(&o, 0, sizeof(o));
@@ -221,8 +211,7 @@ static proc_acquire proc_acquire_lease(product *pr, void *const *items, size_t n
 }
 
 /* Reads and decodes the state under the lease. 0, or -1 (retry later). */
-static int proc_load_state(product *pr)
-{
+static int proc_load_state(product *pr) {
     char *data = NULL;
     size_t len = 0;
     lease_error err;
@@ -255,8 +244,7 @@ static int proc_load_state(product *pr)
 
 /* Fenced write of the state. 0, or -1 (the caller retries; on a lost lease
  * the lease and the cached state are already dropped). */
-static int proc_write_state(product *pr)
-{
+static int proc_write_state(product *pr) {
     if (atomic_load(&pr->lost)) {
         proc_drop_lease(pr, 0);
         return -1;
@@ -276,7 +264,8 @@ static int proc_write_state(product *pr)
         return 0;
     }
     if (rc == LEASE_ERR_LOST || !lease_is_held(pr->lease)) {
-        log_warn("Write of product %s refused, lease lost: %s; batch abandoned", pr->id, err.message);
+        log_warn("Write of product %s refused, lease lost: %s; batch abandoned", pr->id,
+                 err.message);
         proc_drop_lease(pr, 0);
     } else {
         proc_storage_result(pr->proc, rc != LEASE_ERR_STORAGE);
@@ -287,8 +276,7 @@ static int proc_write_state(product *pr)
 }
 
 /* Publishes the outbox and clears it in memory. 0, or -1 (kept). */
-static int proc_publish_outbox(product *pr)
-{
+static int proc_publish_outbox(product *pr) {
     if (pr->state.n_outbox == 0)
         return 0;
     char err[256];
@@ -303,8 +291,7 @@ static int proc_publish_outbox(product *pr)
     return 0;
 }
 
-static const char *proc_outcome_name(inventory_result r, const inv_event *ev)
-{
+static const char *proc_outcome_name(inventory_result r, const inv_event *ev) {
     switch (r) {
     case INVENTORY_APPLIED:
         return inv_event_type_name(ev->type);
@@ -322,15 +309,15 @@ static const char *proc_outcome_name(inventory_result r, const inv_event *ev)
 /* Applies items[0..n) to the cached state. 1 when anything changed, 0 when
  * all were replays, -1 on OOM (state dropped). */
 static int proc_apply_batch(product *pr, void *const *items, size_t n, uint64_t epoch,
-                            const char **outcomes)
-{
+                            const char **outcomes) {
     int mutated = 0;
     int64_t now = worker_time_wall_ms();
     for (size_t i = 0; i < n; i++) {
         const work_item *it = items[i];
         inventory_source src = {it->topic, it->partition, it->offset};
         inv_event ev;
-        inventory_result r = inventory_apply(&pr->state, &pr->exists, &it->cmd, &src, epoch, now, &ev);
+        inventory_result r =
+            inventory_apply(&pr->state, &pr->exists, &it->cmd, &src, epoch, now, &ev);
         if (r == INVENTORY_ERR_NOMEM) {
             proc_forget_state(pr);
             return -1;
@@ -338,14 +325,13 @@ static int proc_apply_batch(product *pr, void *const *items, size_t n, uint64_t 
         outcomes[i] = proc_outcome_name(r, &ev);
         mutated |= r != INVENTORY_REPLAY;
         if (r == INVENTORY_DUPLICATE)
-            log_info("Duplicate command %s for product %s: re-emitting event %s", it->cmd.command_id,
-                     pr->id, ev.event_id);
+            log_info("Duplicate command %s for product %s: re-emitting event %s",
+                     it->cmd.command_id, pr->id, ev.event_id);
     }
     return mutated;
 }
 
-static void proc_finish(product *pr, void *const *items, size_t n, const char **outcomes)
-{
+static void proc_finish(product *pr, void *const *items, size_t n, const char **outcomes) {
     int64_t now = worker_time_mono_ms();
     for (size_t i = 0; i < n; i++) {
         const work_item *it = items[i];
@@ -363,8 +349,7 @@ static void proc_finish(product *pr, void *const *items, size_t n, const char **
 /* A product without a blob: reject the batch without a lease (nothing is
  * created, so there is nothing to fence); events are published directly. */
 static size_t proc_reject_unknown(product *pr, void *const *items, size_t n, const char **outcomes,
-                                  int *retry_ms)
-{
+                                  int *retry_ms) {
     proc_forget_state(pr);
     if (proc_apply_batch(pr, items, n, 0, outcomes) < 0 || proc_publish_outbox(pr) != 0) {
         proc_forget_state(pr);
@@ -377,8 +362,8 @@ static size_t proc_reject_unknown(product *pr, void *const *items, size_t n, con
     return n;
 }
 
-static size_t proc_run(product *pr, void *const *items, size_t n, const char **outcomes, int *retry_ms)
-{
+static size_t proc_run(product *pr, void *const *items, size_t n, const char **outcomes,
+                       int *retry_ms) {
     if (pr->lease && (atomic_load(&pr->lost) || !lease_is_held(pr->lease)))
         proc_drop_lease(pr, 0);
     if (pr->lease == NULL) {
@@ -424,9 +409,8 @@ static size_t proc_run(product *pr, void *const *items, size_t n, const char **o
     return n;
 }
 
-static size_t proc_process(const char *key, void **slot, void *const *items, size_t n, int *retry_ms,
-                           void *opaque)
-{
+static size_t proc_process(const char *key, void **slot, void *const *items, size_t n,
+                           int *retry_ms, void *opaque) {
     processor *p = opaque;
     product *pr = *slot;
     if (pr == NULL) {
@@ -449,14 +433,12 @@ static size_t proc_process(const char *key, void **slot, void *const *items, siz
     return used;
 }
 
-static void proc_product_free(product *pr)
-{
+static void proc_product_free(product *pr) {
     inv_state_clear(&pr->state);
     free(pr);
 }
 
-static void proc_idle(const char *key, void **slot, void *opaque)
-{
+static void proc_idle(const char *key, void **slot, void *opaque) {
     product *pr = *slot;
     (void)key;
     (void)opaque;
@@ -469,14 +451,12 @@ static void proc_idle(const char *key, void **slot, void *opaque)
     *slot = NULL;
 }
 
-static void proc_free_item(void *item, void *opaque)
-{
+static void proc_free_item(void *item, void *opaque) {
     (void)opaque;
     free(item);
 }
 
-processor *processor_new(const processor_options *opts)
-{
+processor *processor_new(const processor_options *opts) {
     processor *p = calloc(1, sizeof(*p));
     if (p == NULL)
         return NULL;
@@ -492,8 +472,7 @@ processor *processor_new(const processor_options *opts)
     return p;
 }
 
-void processor_free(processor *p)
-{
+void processor_free(processor *p) {
     if (p == NULL)
         return;
     pthread_mutex_destroy(&p->mu);
@@ -501,30 +480,27 @@ void processor_free(processor *p)
     free(p);
 }
 
-dispatcher_ops processor_dispatcher_ops(processor *p)
-{
+dispatcher_ops processor_dispatcher_ops(processor *p) {
     dispatcher_ops ops = {proc_process, proc_idle, proc_free_item, p};
     return ops;
 }
 
-int processor_storage_healthy(processor *p)
-{
+int processor_storage_healthy(processor *p) {
     return atomic_load(&p->storage_ok);
 }
 
-char *processor_leases_json(processor *p)
-{
+char *processor_leases_json(processor *p) {
     json_t *arr = json_array();
     pthread_mutex_lock(&p->mu);
     for (product *pr = p->held; pr; pr = pr->next) {
         lease *l = pr->lease;
-        int64_t left = lease_expiry_ms(l) == INT64_MAX ? -1 : lease_expiry_ms(l) - worker_time_mono_ms();
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:b}", "name",
-                                             lease_name(l), "productId", pr->id, "leaseId",
-                                             lease_id(l), "epoch", (json_int_t)lease_epoch(l),
-                                             "expiresInMs", (json_int_t)left, "renewals",
-                                             (json_int_t)lease_renewal_count(l), "held",
-                                             lease_is_held(l)));
+        int64_t left =
+            lease_expiry_ms(l) == INT64_MAX ? -1 : lease_expiry_ms(l) - worker_time_mono_ms();
+        json_array_append_new(
+            arr, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:b}", "name", lease_name(l),
+                           "productId", pr->id, "leaseId", lease_id(l), "epoch",
+                           (json_int_t)lease_epoch(l), "expiresInMs", (json_int_t)left, "renewals",
+                           (json_int_t)lease_renewal_count(l), "held", lease_is_held(l)));
     }
     pthread_mutex_unlock(&p->mu);
     json_t *doc = json_pack("{s:o}", "leases", arr);

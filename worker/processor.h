@@ -48,9 +48,9 @@ typedef struct work_item {
 } work_item;
 
 typedef struct processor_options {
-    lease_manager *leases;  /* borrowed */
-    const char *container;  /* product state container */
-    publisher *pub;         /* borrowed */
+    lease_manager *leases;   /* borrowed */
+    const char *container;   /* product state container */
+    publisher *pub;          /* borrowed */
     offset_tracker *tracker; /* borrowed */
     size_t max_batch;
     int retry_base_ms, retry_max_ms;

@@ -27,8 +27,8 @@ typedef struct pub_batch {
 } pub_batch;
 
 typedef struct pub_ticket {
-    pub_batch *batch;       /* events */
-    char *key, *record;     /* dead letters: kept to re-send */
+    pub_batch *batch;   /* events */
+    char *key, *record; /* dead letters: kept to re-send */
     size_t key_len;
     void (*done)(void *opaque);
     void *opaque;
@@ -42,24 +42,21 @@ struct publisher {
     atomic_int healthy;
 };
 
-static int pub_produce_dead_letter(publisher *p, pub_ticket *t)
-{
+static int pub_produce_dead_letter(publisher *p, pub_ticket *t) {
     rd_kafka_resp_err_t rc = rd_kafka_producev(
         p->rk, RD_KAFKA_V_TOPIC(p->dlq_topic), RD_KAFKA_V_KEY(t->key, t->key_len),
         RD_KAFKA_V_VALUE(t->record, strlen(t->record)), RD_KAFKA_V_OPAQUE(t), RD_KAFKA_V_END);
     return rc == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : -1;
 }
 
-static void pub_ticket_free(pub_ticket *t)
-{
+static void pub_ticket_free(pub_ticket *t) {
     free(t->key);
     free(t->record);
     free(t);
 }
 
 /* Runs on the polling thread. */
-static void pub_delivery_report(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
-{
+static void pub_delivery_report(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     publisher *p = opaque;
     pub_ticket *t = m->_private;
     (void)rk;
@@ -91,8 +88,7 @@ static void pub_delivery_report(rd_kafka_t *rk, const rd_kafka_message_t *m, voi
     pub_ticket_free(t);
 }
 
-static void *pub_poll_thread(void *arg)
-{
+static void *pub_poll_thread(void *arg) {
     publisher *p = arg;
     while (!atomic_load(&p->stop))
         rd_kafka_poll(p->rk, 100);
@@ -100,8 +96,7 @@ static void *pub_poll_thread(void *arg)
 }
 
 static int pub_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *err,
-                        size_t errlen)
-{
+                        size_t errlen) {
     char detail[256];
     if (rd_kafka_conf_set(conf, name, value, detail, sizeof(detail)) != RD_KAFKA_CONF_OK) {
         snprintf(err, errlen, "producer config %s: %s", name, detail);
@@ -110,8 +105,7 @@ static int pub_conf_set(rd_kafka_conf_t *conf, const char *name, const char *val
     return 0;
 }
 
-publisher *publisher_new(const publisher_options *opts, char *err, size_t errlen)
-{
+publisher *publisher_new(const publisher_options *opts, char *err, size_t errlen) {
     publisher *p = calloc(1, sizeof(*p));
     if (p == NULL) {
         snprintf(err, errlen, "publisher: out of memory");
@@ -155,8 +149,7 @@ err:
     return NULL;
 }
 
-void publisher_free(publisher *p, int timeout_ms)
-{
+void publisher_free(publisher *p, int timeout_ms) {
     if (p == NULL)
         return;
     rd_kafka_flush(p->rk, timeout_ms); /* serves delivery reports itself */
@@ -170,8 +163,8 @@ void publisher_free(publisher *p, int timeout_ms)
     free(p);
 }
 
-int publisher_send_events(publisher *p, const inv_event *events, size_t n, char *err, size_t errlen)
-{
+int publisher_send_events(publisher *p, const inv_event *events, size_t n, char *err,
+                          size_t errlen) {
     if (n == 0)
         return 0;
     pub_batch b;
@@ -205,7 +198,8 @@ int publisher_send_events(publisher *p, const inv_event *events, size_t n, char 
             b.remaining--;
             pthread_mutex_unlock(&b.mu);
             atomic_store(&p->healthy, 0);
-            snprintf(err, errlen, "produce event to %s: %s", p->events_topic, rd_kafka_err2str(perr));
+            snprintf(err, errlen, "produce event to %s: %s", p->events_topic,
+                     rd_kafka_err2str(perr));
             rc = -1;
             break;
         }
@@ -226,8 +220,7 @@ int publisher_send_events(publisher *p, const inv_event *events, size_t n, char 
 }
 
 int publisher_send_dead_letter(publisher *p, const char *key, size_t key_len, const char *record,
-                               void (*done)(void *opaque), void *opaque)
-{
+                               void (*done)(void *opaque), void *opaque) {
     pub_ticket *t = calloc(1, sizeof(*t));
     if (t == NULL)
         return -1;
@@ -250,7 +243,6 @@ int publisher_send_dead_letter(publisher *p, const char *key, size_t key_len, co
     return 0;
 }
 
-int publisher_healthy(publisher *p)
-{
+int publisher_healthy(publisher *p) {
     return atomic_load(&p->healthy);
 }

@@ -35,7 +35,8 @@ void publisher_free(publisher *p, int timeout_ms);
 
 /* 0 when every event was acknowledged; -1 with `err` naming the first
  * failure (already retried by librdkafka up to the delivery timeout). */
-int publisher_send_events(publisher *p, const inv_event *events, size_t n, char *err, size_t errlen);
+int publisher_send_events(publisher *p, const inv_event *events, size_t n, char *err,
+                          size_t errlen);
 
 /* Queues a dead letter (JSON `record`, copied); `done(opaque)` runs once it
  * is acknowledged. 0, or -1 when it could not even be queued. */

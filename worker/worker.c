@@ -54,21 +54,21 @@ struct worker {
     atomic_llong loop_tick;
 };
 
-static int wk_item_in_list(const void *item, void *arg)
-{
+static int wk_item_in_list(const void *item, void *arg) {
     const work_item *it = item;
     const rd_kafka_topic_partition_list_t *parts = arg;
     return rd_kafka_topic_partition_list_find(parts, it->topic, it->partition) != NULL;
 }
 
 /* Commits the tracker's positions for `parts` (synchronously). */
-static void wk_commit_partitions(worker *w, rd_kafka_topic_partition_list_t *parts)
-{
+static void wk_commit_partitions(worker *w, rd_kafka_topic_partition_list_t *parts) {
     rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_new(parts->cnt);
     for (int i = 0; i < parts->cnt; i++) {
-        int64_t pos = offset_tracker_position(w->tracker, parts->elems[i].topic, parts->elems[i].partition);
+        int64_t pos =
+            offset_tracker_position(w->tracker, parts->elems[i].topic, parts->elems[i].partition);
         if (pos >= 0)
-            rd_kafka_topic_partition_list_add(offsets, parts->elems[i].topic, parts->elems[i].partition)
+            rd_kafka_topic_partition_list_add(offsets, parts->elems[i].topic,
+                                              parts->elems[i].partition)
                 ->offset = pos;
     }
     if (offsets->cnt > 0) {
@@ -79,8 +79,7 @@ static void wk_commit_partitions(worker *w, rd_kafka_topic_partition_list_t *par
     rd_kafka_topic_partition_list_destroy(offsets);
 }
 
-static void wk_log_partitions(const char *what, const rd_kafka_topic_partition_list_t *parts)
-{
+static void wk_log_partitions(const char *what, const rd_kafka_topic_partition_list_t *parts) {
     char buf[1024];
     size_t n = 0;
     buf[0] = '\0';
@@ -90,8 +89,7 @@ static void wk_log_partitions(const char *what, const rd_kafka_topic_partition_l
     log_info("%s: %s", what, parts->cnt ? buf : "(none)");
 }
 
-static void wk_revoke(worker *w, rd_kafka_topic_partition_list_t *parts, int lost)
-{
+static void wk_revoke(worker *w, rd_kafka_topic_partition_list_t *parts, int lost) {
     wk_log_partitions(lost ? "Partitions lost" : "Partitions revoked, draining", parts);
     /* At shutdown the drain already ran (and its timeout was spent). */
     int64_t drain_ms = atomic_load(&w->stopping) ? 0 : w->drain_timeout_ms;
@@ -109,8 +107,7 @@ static void wk_revoke(worker *w, rd_kafka_topic_partition_list_t *parts, int los
 
 /* Runs on the consume loop's thread, inside rd_kafka_consumer_poll. */
 static void wk_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                         rd_kafka_topic_partition_list_t *parts, void *opaque)
-{
+                         rd_kafka_topic_partition_list_t *parts, void *opaque) {
     worker *w = opaque;
     int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     rd_kafka_error_t *error = NULL;
@@ -137,13 +134,11 @@ static void wk_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
 }
 
-static void wk_store_one(const char *topic, int32_t partition, int64_t position, void *opaque)
-{
+static void wk_store_one(const char *topic, int32_t partition, int64_t position, void *opaque) {
     rd_kafka_topic_partition_list_add(opaque, topic, partition)->offset = position;
 }
 
-static void wk_store_offsets(worker *w)
-{
+static void wk_store_offsets(worker *w) {
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(16);
     offset_tracker_collect(w->tracker, wk_store_one, list);
     if (list->cnt > 0) {
@@ -154,8 +149,7 @@ static void wk_store_offsets(worker *w)
     rd_kafka_topic_partition_list_destroy(list);
 }
 
-static void wk_set_paused(worker *w, int pause)
-{
+static void wk_set_paused(worker *w, int pause) {
     rd_kafka_topic_partition_list_t *assigned = NULL;
     if (rd_kafka_assignment(w->rk, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR)
         return;
@@ -167,8 +161,7 @@ static void wk_set_paused(worker *w, int pause)
     w->paused = pause;
 }
 
-static void wk_backpressure(worker *w)
-{
+static void wk_backpressure(worker *w) {
     size_t queued = dispatcher_queued(w->disp);
     if (!w->paused && queued >= w->max_queued) {
         log_info("Pausing fetch: %zu commands queued", queued);
@@ -186,16 +179,14 @@ typedef struct wk_dead_letter_done {
     int64_t offset;
 } wk_dead_letter_done;
 
-static void wk_dead_letter_delivered(void *opaque)
-{
+static void wk_dead_letter_delivered(void *opaque) {
     wk_dead_letter_done *d = opaque;
     offset_tracker_finish(d->tracker, d->topic, d->partition, d->offset);
     free(d);
 }
 
 /* A short fixed word for the dead-letter metric. */
-static const char *wk_reason_kind(const char *reason)
-{
+static const char *wk_reason_kind(const char *reason) {
     if (strncmp(reason, "message: larger", 15) == 0)
         return "oversize";
     if (strncmp(reason, "message:", 8) == 0)
@@ -206,9 +197,8 @@ static const char *wk_reason_kind(const char *reason)
 }
 
 static void wk_dead_letter(worker *w, const rd_kafka_message_t *m, const char *topic,
-                           const char *reason)
-{
-    inv_dead_letter dl = {reason, topic, m->partition, m->offset, m->key, m->key_len,
+                           const char *reason) {
+    inv_dead_letter dl = {reason,     topic,  m->partition,         m->offset, m->key, m->key_len,
                           m->payload, m->len, worker_time_wall_ms()};
     char *record = inv_dead_letter_encode(&dl);
     wk_dead_letter_done *done = calloc(1, sizeof(*done));
@@ -225,7 +215,8 @@ static void wk_dead_letter(worker *w, const rd_kafka_message_t *m, const char *t
     snprintf(done->topic, sizeof(done->topic), "%s", topic);
     done->partition = m->partition;
     done->offset = m->offset;
-    log_warn("Dead letter for %s/%d@%lld: %s", topic, (int)m->partition, (long long)m->offset, reason);
+    log_warn("Dead letter for %s/%d@%lld: %s", topic, (int)m->partition, (long long)m->offset,
+             reason);
     metrics_record_dead_letter(wk_reason_kind(reason));
     if (publisher_send_dead_letter(w->pub, m->key, m->key ? m->key_len : 0, record,
                                    wk_dead_letter_delivered, done) != 0) {
@@ -236,8 +227,7 @@ static void wk_dead_letter(worker *w, const rd_kafka_message_t *m, const char *t
     free(record);
 }
 
-static void wk_handle_message(worker *w, const rd_kafka_message_t *m)
-{
+static void wk_handle_message(worker *w, const rd_kafka_message_t *m) {
     if (m->err) {
         if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
             log_warn("Consumer: %s", rd_kafka_message_errstr(m));
@@ -252,10 +242,12 @@ static void wk_handle_message(worker *w, const rd_kafka_message_t *m)
     work_item *it = calloc(1, sizeof(*it));
     char reason[512];
     if (it == NULL) {
-        log_error("Command at %s/%d@%lld: out of memory", topic, (int)m->partition, (long long)m->offset);
+        log_error("Command at %s/%d@%lld: out of memory", topic, (int)m->partition,
+                  (long long)m->offset);
         return;
     }
-    if (inv_command_decode(m->payload ? m->payload : "", m->len, &it->cmd, reason, sizeof(reason)) != 0) {
+    if (inv_command_decode(m->payload ? m->payload : "", m->len, &it->cmd, reason,
+                           sizeof(reason)) != 0) {
         free(it);
         wk_dead_letter(w, m, topic, reason);
         return;
@@ -265,14 +257,14 @@ static void wk_handle_message(worker *w, const rd_kafka_message_t *m)
     it->offset = m->offset;
     it->received_ms = worker_time_mono_ms();
     if (dispatcher_submit(w->disp, it->cmd.product_id, it) != 0) {
-        log_error("Command at %s/%d@%lld: out of memory", topic, (int)m->partition, (long long)m->offset);
+        log_error("Command at %s/%d@%lld: out of memory", topic, (int)m->partition,
+                  (long long)m->offset);
         free(it);
     }
 }
 
 /* librdkafka reconnects by itself; these errors only feed readiness. */
-static void wk_kafka_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
-{
+static void wk_kafka_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
     worker *w = opaque;
     (void)rk;
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || err == RD_KAFKA_RESP_ERR__TRANSPORT ||
@@ -283,8 +275,7 @@ static void wk_kafka_error(rd_kafka_t *rk, int err, const char *reason, void *op
 }
 
 static int wk_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *err,
-                       size_t errlen)
-{
+                       size_t errlen) {
     char detail[256];
     if (rd_kafka_conf_set(conf, name, value, detail, sizeof(detail)) != RD_KAFKA_CONF_OK) {
         snprintf(err, errlen, "consumer config %s: %s", name, detail);
@@ -293,8 +284,7 @@ static int wk_conf_set(rd_kafka_conf_t *conf, const char *name, const char *valu
     return 0;
 }
 
-static rd_kafka_t *wk_consumer_new(worker *w, const char *worker_id, char *err, size_t errlen)
-{
+static rd_kafka_t *wk_consumer_new(worker *w, const char *worker_id, char *err, size_t errlen) {
     const config *cfg = w->cfg;
     char session[32], heartbeat[32];
     long long session_ms = config_duration_ms(cfg, "kafka.session_timeout");
@@ -330,9 +320,8 @@ static rd_kafka_t *wk_consumer_new(worker *w, const char *worker_id, char *err, 
     return rk;
 }
 
-worker *worker_new(const config *cfg, const char *worker_id,
-                   lease_manager *leases, char *err, size_t errlen)
-{
+worker *worker_new(const config *cfg, const char *worker_id, lease_manager *leases, char *err,
+                   size_t errlen) {
     worker *w = calloc(1, sizeof(*w));
     if (w == NULL) {
         snprintf(err, errlen, "worker: out of memory");
@@ -386,12 +375,12 @@ err:
     return NULL;
 }
 
-static int wk_subscribe(worker *w, char *err, size_t errlen)
-{
+static int wk_subscribe(worker *w, char *err, size_t errlen) {
     static const char *const keys[] = {"topic.reservations", "topic.releases", "topic.admin"};
     rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(3);
     for (size_t i = 0; i < 3; i++)
-        rd_kafka_topic_partition_list_add(topics, config_string(w->cfg, keys[i]), RD_KAFKA_PARTITION_UA);
+        rd_kafka_topic_partition_list_add(topics, config_string(w->cfg, keys[i]),
+                                          RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t rc = rd_kafka_subscribe(w->rk, topics);
     rd_kafka_topic_partition_list_destroy(topics);
     if (rc) {
@@ -402,21 +391,23 @@ static int wk_subscribe(worker *w, char *err, size_t errlen)
 }
 
 /* SIGTERM path: stop fetching, drain, commit, release, leave the group. */
-static int wk_shutdown(worker *w, char *err, size_t errlen)
-{
+static int wk_shutdown(worker *w, char *err, size_t errlen) {
     int rc = 0;
     atomic_store(&w->stopping, 1);
     log_info("Shutting down: draining %zu queued commands", dispatcher_queued(w->disp));
     wk_set_paused(w, 1);
     if (dispatcher_wait_drained(w->disp, NULL, NULL, w->drain_timeout_ms) != 0) {
-        snprintf(err, errlen, "shutdown: drain timed out with %zu commands unfinished (they will be "
-                 "consumed again)", dispatcher_queued(w->disp));
+        snprintf(err, errlen,
+                 "shutdown: drain timed out with %zu commands unfinished (they will be "
+                 "consumed again)",
+                 dispatcher_queued(w->disp));
         log_warn("%s", err);
         rc = -1;
     }
     /* Dead letters still in flight finish their offsets on delivery. */
     int64_t end = worker_time_mono_ms() + w->drain_timeout_ms;
-    while (offset_tracker_pending(w->tracker, NULL, 0) > dispatcher_queued(w->disp) && worker_time_mono_ms() < end)
+    while (offset_tracker_pending(w->tracker, NULL, 0) > dispatcher_queued(w->disp) &&
+           worker_time_mono_ms() < end)
         rd_kafka_consumer_poll(w->rk, 50); /* paused: serves callbacks only */
     wk_store_offsets(w);
     rd_kafka_resp_err_t cerr = rd_kafka_commit(w->rk, NULL, 0);
@@ -430,8 +421,7 @@ static int wk_shutdown(worker *w, char *err, size_t errlen)
     return rc;
 }
 
-int worker_run(worker *w, volatile sig_atomic_t *stop, char *err, size_t errlen)
-{
+int worker_run(worker *w, volatile sig_atomic_t *stop, char *err, size_t errlen) {
     if (wk_subscribe(w, err, errlen) != 0)
         return -1;
     int64_t last_store = worker_time_mono_ms();
@@ -452,8 +442,7 @@ int worker_run(worker *w, volatile sig_atomic_t *stop, char *err, size_t errlen)
     return wk_shutdown(w, err, errlen);
 }
 
-void worker_free(worker *w)
-{
+void worker_free(worker *w) {
     if (w == NULL)
         return;
     dispatcher_free(w->disp); /* releases every lease still held */
@@ -465,14 +454,14 @@ void worker_free(worker *w)
     free(w);
 }
 
-int worker_ready(worker *w, char *reason, size_t cap)
-{
+int worker_ready(worker *w, char *reason, size_t cap) {
     if (atomic_load(&w->stopping)) {
         snprintf(reason, cap, "shutting down");
         return 0;
     }
     long long err_at = atomic_load(&w->kafka_error_at);
-    if ((err_at != 0 && worker_time_mono_ms() - err_at < KAFKA_ERROR_MEMORY_MS) || !publisher_healthy(w->pub)) {
+    if ((err_at != 0 && worker_time_mono_ms() - err_at < KAFKA_ERROR_MEMORY_MS) ||
+        !publisher_healthy(w->pub)) {
         snprintf(reason, cap, "kafka: unreachable or failing");
         return 0;
     }
@@ -483,15 +472,13 @@ int worker_ready(worker *w, char *reason, size_t cap)
     return 1;
 }
 
-int worker_alive(worker *w)
-{
+int worker_alive(worker *w) {
     /* The loop polls every POLL_MS; a rebalance drain may hold it for up
      * to the drain timeout. */
     return worker_time_mono_ms() - atomic_load(&w->loop_tick) < w->drain_timeout_ms + 10000;
 }
 
-void worker_collect_metrics(worker *w)
-{
+void worker_collect_metrics(worker *w) {
     metrics_record_leases_held(lease_manager_held_count(w->leases));
     /* Lag from the cached high watermarks (updated by fetches, no request)
      * and the consumer's position; thread-safe librdkafka calls. */
@@ -512,7 +499,6 @@ void worker_collect_metrics(worker *w)
     metrics_record_consumer_lag(lag);
 }
 
-char *worker_leases_json(worker *w)
-{
+char *worker_leases_json(worker *w) {
     return processor_leases_json(w->proc);
 }

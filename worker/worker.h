@@ -24,8 +24,8 @@ typedef struct worker worker;
 
 /* `leases` is borrowed and must outlive the worker. NULL with
  * `err` on failure. */
-worker *worker_new(const config *cfg, const char *worker_id,
-                   lease_manager *leases, char *err, size_t errlen);
+worker *worker_new(const config *cfg, const char *worker_id, lease_manager *leases, char *err,
+                   size_t errlen);
 /* 0 after a clean shutdown, -1 when the drain timed out or a fatal error
  * stopped the loop (err says which). */
 int worker_run(worker *w, volatile sig_atomic_t *stop, char *err, size_t errlen);

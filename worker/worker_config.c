@@ -14,40 +14,56 @@
 #define MS_DAY (24LL * 3600 * 1000)
 
 const config_key worker_config_keys[] = {
-    {"kafka.brokers", CONFIG_STRING, "127.0.0.1:9092", 0, 0, 0, "Kafka bootstrap servers (host:port,...)"},
-    {"kafka.group_id", CONFIG_STRING, "inventory-workers", 0, 0, 0, "Consumer group of the worker pool"},
+    {"kafka.brokers", CONFIG_STRING, "127.0.0.1:9092", 0, 0, 0,
+     "Kafka bootstrap servers (host:port,...)"},
+    {"kafka.group_id", CONFIG_STRING, "inventory-workers", 0, 0, 0,
+     "Consumer group of the worker pool"},
     {"kafka.session_timeout", CONFIG_DURATION, "10s", 6000, 300000, 0,
      "Consumer group session timeout: how soon a dead worker's partitions move"},
     {"kafka.delivery_timeout", CONFIG_DURATION, "30s", 1000, 900000, 0,
      "How long the producer tries to deliver one event before the batch is retried"},
-    {"topic.reservations", CONFIG_STRING, "inventory.reservations", 0, 0, 0, "Topic of reserve commands"},
+    {"topic.reservations", CONFIG_STRING, "inventory.reservations", 0, 0, 0,
+     "Topic of reserve commands"},
     {"topic.releases", CONFIG_STRING, "inventory.releases", 0, 0, 0, "Topic of release commands"},
-    {"topic.admin", CONFIG_STRING, "inventory.admin", 0, 0, 0, "Topic of restock and expire commands"},
-    {"topic.events", CONFIG_STRING, "inventory.events", 0, 0, 0, "Topic of outcome events (key = productId)"},
-    {"topic.dlq", CONFIG_STRING, "inventory.dlq", 0, 0, 0, "Topic of dead letters (rejected input with reason)"},
+    {"topic.admin", CONFIG_STRING, "inventory.admin", 0, 0, 0,
+     "Topic of restock and expire commands"},
+    {"topic.events", CONFIG_STRING, "inventory.events", 0, 0, 0,
+     "Topic of outcome events (key = productId)"},
+    {"topic.dlq", CONFIG_STRING, "inventory.dlq", 0, 0, 0,
+     "Topic of dead letters (rejected input with reason)"},
     {"storage.connection_string", CONFIG_STRING, "UseDevelopmentStorage=true", 0, 0, 1,
      "Azure Storage connection string (Azurite: UseDevelopmentStorage=true)"},
     {"storage.container", CONFIG_STRING, "inventory", 0, 0, 0,
      "Container of product state blobs ({productId}.json, each leased by its writer)"},
-    {"storage.lease_container", CONFIG_STRING, "leases", 0, 0, 0, "Container of lock blobs (reconciler leader lease)"},
+    {"storage.lease_container", CONFIG_STRING, "leases", 0, 0, 0,
+     "Container of lock blobs (reconciler leader lease)"},
     {"lease.duration", CONFIG_INT, "30", 15, 60, 0, "Lease duration in seconds (15..60)"},
-    {"lease.renew_interval", CONFIG_DURATION, "0", 0, 60000, 0, "Lease renewal interval; 0 = 2/3 of the duration"},
+    {"lease.renew_interval", CONFIG_DURATION, "0", 0, 60000, 0,
+     "Lease renewal interval; 0 = 2/3 of the duration"},
     {"lease.safety_margin", CONFIG_DURATION, "2s", 0, 30000, 0,
      "Margin before the local lease expiry estimate after which no write is attempted"},
-    {"worker.id", CONFIG_STRING, NULL, 0, 0, 0, "Worker identity in logs and lease metadata; default hostname-pid"},
-    {"worker.threads", CONFIG_INT, "0", 0, 256, 0, "Pool threads applying commands; 0 = number of cores"},
+    {"worker.id", CONFIG_STRING, NULL, 0, 0, 0,
+     "Worker identity in logs and lease metadata; default hostname-pid"},
+    {"worker.threads", CONFIG_INT, "0", 0, 256, 0,
+     "Pool threads applying commands; 0 = number of cores"},
     {"worker.idle_release", CONFIG_DURATION, "2s", 0, MS_DAY, 0,
-     "A product's lease is released after this long without commands (short: commands of one product arrive on three topics, possibly at three workers)"},
+     "A product's lease is released after this long without commands (short: commands of one "
+     "product arrive on three topics, possibly at three workers)"},
     {"worker.drain_timeout", CONFIG_DURATION, "30s", 0, 600000, 0,
      "Bound on draining in-flight work at revocation and at SIGTERM"},
-    {"worker.max_batch", CONFIG_INT, "500", 1, 100000, 0, "Most commands of one product applied in one write"},
+    {"worker.max_batch", CONFIG_INT, "500", 1, 100000, 0,
+     "Most commands of one product applied in one write"},
     {"worker.max_queued", CONFIG_INT, "10000", 10, 10000000, 0,
      "Queued commands above which fetching pauses (back-pressure)"},
-    {"worker.retry_base", CONFIG_DURATION, "100ms", 1, 60000, 0, "First backoff after a failure or a contended lease"},
+    {"worker.retry_base", CONFIG_DURATION, "100ms", 1, 60000, 0,
+     "First backoff after a failure or a contended lease"},
     {"worker.retry_max", CONFIG_DURATION, "5s", 1, 600000, 0, "Backoff cap"},
-    {"admin.listen", CONFIG_STRING, NULL, 0, 0, 0, "Admin HTTP address ADDR:PORT (/healthz, /readyz, /metrics, ...); unset = off"},
-    {"reconciler.enabled", CONFIG_BOOL, "true", 0, 0, 0, "Take part in the reconciler leader election"},
-    {"reconciler.interval", CONFIG_DURATION, "5m", 1000, MS_DAY, 0, "Expiry sweep interval of the leader"},
+    {"admin.listen", CONFIG_STRING, NULL, 0, 0, 0,
+     "Admin HTTP address ADDR:PORT (/healthz, /readyz, /metrics, ...); unset = off"},
+    {"reconciler.enabled", CONFIG_BOOL, "true", 0, 0, 0,
+     "Take part in the reconciler leader election"},
+    {"reconciler.interval", CONFIG_DURATION, "5m", 1000, MS_DAY, 0,
+     "Expiry sweep interval of the leader"},
     {"reconciler.lease_name", CONFIG_STRING, "inventory-reconciliation", 0, 0, 0,
      "Leader lock name (blob lease-{name} in storage.lease_container)"},
     {"log.level", CONFIG_STRING, "info", 0, 0, 0, "debug, info, warn or error"},
@@ -55,36 +71,39 @@ const config_key worker_config_keys[] = {
 };
 const size_t worker_config_nkeys = sizeof(worker_config_keys) / sizeof(worker_config_keys[0]);
 
-static void worker_config_usage(FILE *out)
-{
-    fputs("usage: inventory-worker [--config FILE] [--admin ADDR:PORT] [--id WORKER_ID] [--threads N]\n"
+static void worker_config_usage(FILE *out) {
+    fputs("usage: inventory-worker [--config FILE] [--admin ADDR:PORT] [--id WORKER_ID] [--threads "
+          "N]\n"
           "                        [--config-markdown] [--help]\n"
           "Every setting is also an environment variable LEASEHOLD_<KEY> or a line 'key = value'\n"
           "in the config file; see docs/configuration.md or --config-markdown.\n",
           out);
 }
 
-void worker_config_write_doc(FILE *out)
-{
-    fputs("# inventory-worker configuration\n\n"
-          "Generated from the key table in `worker/worker_config.c` (`inventory-worker --config-markdown`);\n"
-          "a unit test checks that this file matches the table.\n\n"
-          "Each key is read from the environment variable shown, from a `--config FILE` line\n"
-          "`key = value` (or `LEASEHOLD_KEY=value`), or from a flag (`--admin` = `admin.listen`,\n"
-          "`--id` = `worker.id`, `--threads` = `worker.threads`). Precedence: flag > environment >\n"
-          "file > default. An invalid value stops the worker with exit code 1 and a message naming\n"
-          "the key. Durations accept `250ms`, `5s`, `2m`, `1h` or a number of milliseconds.\n\n",
-          out);
+void worker_config_write_doc(FILE *out) {
+    fputs(
+        "# inventory-worker configuration\n\n"
+        "Generated from the key table in `worker/worker_config.c` (`inventory-worker "
+        "--config-markdown`);\n"
+        "a unit test checks that this file matches the table.\n\n"
+        "Each key is read from the environment variable shown, from a `--config FILE` line\n"
+        "`key = value` (or `LEASEHOLD_KEY=value`), or from a flag (`--admin` = `admin.listen`,\n"
+        "`--id` = `worker.id`, `--threads` = `worker.threads`). Precedence: flag > environment >\n"
+        "file > default. An invalid value stops the worker with exit code 1 and a message naming\n"
+        "the key. Durations accept `250ms`, `5s`, `2m`, `1h` or a number of milliseconds.\n\n",
+        out);
     config_write_markdown(worker_config_keys, worker_config_nkeys, out);
 }
 
 config *worker_config_load(int argc, char **argv, FILE *out, worker_config_action *action,
-                           char *err, size_t errlen)
-{
+                           char *err, size_t errlen) {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"admin", required_argument, NULL, 'a'},
-        {"id", required_argument, NULL, 'i'},     {"threads", required_argument, NULL, 't'},
-        {"config-markdown", no_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'},
+        {"config", required_argument, NULL, 'c'},
+        {"admin", required_argument, NULL, 'a'},
+        {"id", required_argument, NULL, 'i'},
+        {"threads", required_argument, NULL, 't'},
+        {"config-markdown", no_argument, NULL, 'm'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     *action = WORKER_CONFIG_RUN;
@@ -121,7 +140,8 @@ config *worker_config_load(int argc, char **argv, FILE *out, worker_config_actio
             *action = WORKER_CONFIG_HELP;
             return cfg;
         default:
-            snprintf(err, errlen, "unknown or incomplete option '%s' (try --help)", argv[optind - 1]);
+            snprintf(err, errlen, "unknown or incomplete option '%s' (try --help)",
+                     argv[optind - 1]);
             rc = -1;
         }
         if (rc != 0)
@@ -136,12 +156,16 @@ config *worker_config_load(int argc, char **argv, FILE *out, worker_config_actio
     if (config_load_env(cfg, err, errlen) != 0)
         goto err;
     if (log_level_parse(config_string(cfg, "log.level")) < 0) {
-        snprintf(err, errlen, "LEASEHOLD_LOG_LEVEL (log.level): must be debug, info, warn or error, got '%s'",
+        snprintf(err, errlen,
+                 "LEASEHOLD_LOG_LEVEL (log.level): must be debug, info, warn or error, got '%s'",
                  config_string(cfg, "log.level"));
         goto err;
     }
-    if (config_duration_ms(cfg, "worker.retry_base") > config_duration_ms(cfg, "worker.retry_max")) {
-        snprintf(err, errlen, "LEASEHOLD_WORKER_RETRY_BASE (worker.retry_base): must not exceed worker.retry_max");
+    if (config_duration_ms(cfg, "worker.retry_base") >
+        config_duration_ms(cfg, "worker.retry_max")) {
+        snprintf(
+            err, errlen,
+            "LEASEHOLD_WORKER_RETRY_BASE (worker.retry_base): must not exceed worker.retry_max");
         goto err;
     }
     return cfg;

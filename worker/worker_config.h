@@ -18,8 +18,8 @@ extern const size_t worker_config_nkeys;
 
 typedef enum worker_config_action {
     WORKER_CONFIG_RUN = 0,
-    WORKER_CONFIG_HELP,     /* --help: usage printed */
-    WORKER_CONFIG_MARKDOWN  /* --config-markdown: docs table printed */
+    WORKER_CONFIG_HELP,    /* --help: usage printed */
+    WORKER_CONFIG_MARKDOWN /* --config-markdown: docs table printed */
 } worker_config_action;
 
 /* Builds the configuration from defaults, --config FILE, environment and

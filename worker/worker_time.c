@@ -3,19 +3,16 @@
 
 #include <time.h>
 
-static int64_t worker_time_ms(clockid_t id)
-{
+static int64_t worker_time_ms(clockid_t id) {
     struct timespec ts;
     clock_gettime(id, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int64_t worker_time_mono_ms(void)
-{
+int64_t worker_time_mono_ms(void) {
     return worker_time_ms(CLOCK_MONOTONIC);
 }
 
-int64_t worker_time_wall_ms(void)
-{
+int64_t worker_time_wall_ms(void) {
     return worker_time_ms(CLOCK_REALTIME);
 }

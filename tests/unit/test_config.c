@@ -4,7 +4,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
+
+#include <cmocka.h> /* after the four headers it needs */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,22 +24,19 @@ static const config_key test_keys[] = {
 };
 #define NKEYS (sizeof(test_keys) / sizeof(test_keys[0]))
 
-static int setup_cfg(void **state)
-{
+static int setup_cfg(void **state) {
     *state = config_new(test_keys, NKEYS);
     return *state ? 0 : -1;
 }
 
-static int teardown_cfg(void **state)
-{
+static int teardown_cfg(void **state) {
     config_free(*state);
     unsetenv("LEASEHOLD_WORKER_THREADS");
     unsetenv("LEASEHOLD_KAFKA_BROKERS");
     return 0;
 }
 
-static void test_config_new_defaults(void **state)
-{
+static void test_config_new_defaults(void **state) {
     config *cfg = *state;
     assert_string_equal(config_string(cfg, "kafka.brokers"), "127.0.0.1:9092");
     assert_int_equal(config_int(cfg, "worker.threads"), 2);
@@ -47,8 +45,7 @@ static void test_config_new_defaults(void **state)
     assert_null(config_string(cfg, "storage.key"));
 }
 
-static void test_config_env_name_maps_dots(void **state)
-{
+static void test_config_env_name_maps_dots(void **state) {
     (void)state;
     char buf[64];
     config_env_name("kafka.brokers", buf, sizeof(buf));
@@ -59,11 +56,12 @@ static void test_config_env_name_maps_dots(void **state)
     assert_string_equal(buf, "LEASEHOLD_K");
 }
 
-static void test_config_set_int_out_of_range_names_key(void **state)
-{
+static void test_config_set_int_out_of_range_names_key(void **state) {
     char err[256];
     assert_int_equal(config_set(*state, "worker.threads", "abc", err, sizeof(err)), -1);
-    assert_string_equal(err, "LEASEHOLD_WORKER_THREADS (worker.threads): must be an integer from 1 to 256, got 'abc'");
+    assert_string_equal(
+        err,
+        "LEASEHOLD_WORKER_THREADS (worker.threads): must be an integer from 1 to 256, got 'abc'");
     assert_int_equal(config_set(*state, "worker.threads", "257", err, sizeof(err)), -1);
     assert_int_equal(config_set(*state, "worker.threads", "0", err, sizeof(err)), -1);
     assert_int_equal(config_set(*state, "worker.threads", "12x", err, sizeof(err)), -1);
@@ -72,8 +70,7 @@ static void test_config_set_int_out_of_range_names_key(void **state)
     assert_int_equal(config_int(*state, "worker.threads"), 256);
 }
 
-static void test_config_set_duration_units(void **state)
-{
+static void test_config_set_duration_units(void **state) {
     char err[256];
     config *cfg = *state;
     assert_int_equal(config_set(cfg, "lease.idle", "250ms", err, sizeof(err)), 0);
@@ -87,12 +84,12 @@ static void test_config_set_duration_units(void **state)
     assert_int_equal(config_set(cfg, "lease.idle", "5 s", err, sizeof(err)), -1);
     assert_int_equal(config_set(cfg, "lease.idle", "2d", err, sizeof(err)), -1);
     assert_int_equal(config_set(cfg, "tiny.duration", "500ms", err, sizeof(err)), -1);
-    assert_string_equal(err, "LEASEHOLD_TINY_DURATION (tiny.duration): must be a duration from 1000ms "
-                             "to 60000ms (e.g. 250ms, 5s, 2m, 1h), got '500ms'");
+    assert_string_equal(err,
+                        "LEASEHOLD_TINY_DURATION (tiny.duration): must be a duration from 1000ms "
+                        "to 60000ms (e.g. 250ms, 5s, 2m, 1h), got '500ms'");
 }
 
-static void test_config_set_bool_spellings(void **state)
-{
+static void test_config_set_bool_spellings(void **state) {
     char err[256];
     config *cfg = *state;
     const char *yes[] = {"true", "1", "YES", "On"};
@@ -107,15 +104,13 @@ static void test_config_set_bool_spellings(void **state)
     assert_non_null(strstr(err, "LEASEHOLD_LOG_JSON"));
 }
 
-static void test_config_set_unknown_key(void **state)
-{
+static void test_config_set_unknown_key(void **state) {
     char err[256];
     assert_int_equal(config_set(*state, "no.such", "1", err, sizeof(err)), -1);
     assert_string_equal(err, "unknown configuration key 'no.such'");
 }
 
-static void test_config_secret_value_not_echoed(void **state)
-{
+static void test_config_secret_value_not_echoed(void **state) {
     static const config_key keys[] = {{"storage.pin", CONFIG_INT, NULL, 0, 9, 1, "secret"}};
     config *cfg = config_new(keys, 1);
     char err[256];
@@ -126,15 +121,15 @@ static void test_config_secret_value_not_echoed(void **state)
     (void)state;
 }
 
-static void test_config_precedence_set_env_file(void **state)
-{
+static void test_config_precedence_set_env_file(void **state) {
     config *cfg = *state;
     char err[256];
     char path[] = "/tmp/test_config_XXXXXX";
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     FILE *f = fdopen(fd, "w");
-    fputs("# comment\n\nworker.threads = 7\nLEASEHOLD_KAFKA_BROKERS=\"file:1\"\nlease.idle=3s\n", f);
+    fputs("# comment\n\nworker.threads = 7\nLEASEHOLD_KAFKA_BROKERS=\"file:1\"\nlease.idle=3s\n",
+          f);
     fclose(f);
 
     setenv("LEASEHOLD_WORKER_THREADS", "9", 1);
@@ -144,20 +139,20 @@ static void test_config_precedence_set_env_file(void **state)
     unlink(path);
 
     assert_string_equal(config_string(cfg, "kafka.brokers"), "flag:1"); /* set beats file */
-    assert_int_equal(config_int(cfg, "worker.threads"), 9);              /* env beats file */
-    assert_int_equal(config_duration_ms(cfg, "lease.idle"), 3000);       /* file beats default */
+    assert_int_equal(config_int(cfg, "worker.threads"), 9);             /* env beats file */
+    assert_int_equal(config_duration_ms(cfg, "lease.idle"), 3000);      /* file beats default */
 }
 
-static void test_config_load_env_invalid_names_key(void **state)
-{
+static void test_config_load_env_invalid_names_key(void **state) {
     char err[256];
     setenv("LEASEHOLD_WORKER_THREADS", "-3", 1);
     assert_int_equal(config_load_env(*state, err, sizeof(err)), -1);
-    assert_string_equal(err, "LEASEHOLD_WORKER_THREADS (worker.threads): must be an integer from 1 to 256, got '-3'");
+    assert_string_equal(
+        err,
+        "LEASEHOLD_WORKER_THREADS (worker.threads): must be an integer from 1 to 256, got '-3'");
 }
 
-static void test_config_load_file_errors(void **state)
-{
+static void test_config_load_file_errors(void **state) {
     config *cfg = *state;
     char err[512];
     char path[] = "/tmp/test_config_XXXXXX";
@@ -185,34 +180,36 @@ static void test_config_load_file_errors(void **state)
     assert_non_null(strstr(err, "/nonexistent/leasehold.conf"));
 }
 
-static void test_config_write_markdown_rows(void **state)
-{
+static void test_config_write_markdown_rows(void **state) {
     (void)state;
     char *buf = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&buf, &len);
     config_write_markdown(test_keys, 2, out);
     fclose(out);
-    assert_string_equal(buf,
-                        "| Environment variable | Key | Type | Default | Meaning |\n"
-                        "|---|---|---|---|---|\n"
-                        "| `LEASEHOLD_KAFKA_BROKERS` | `kafka.brokers` | string | `127.0.0.1:9092` | Kafka bootstrap servers |\n"
-                        "| `LEASEHOLD_WORKER_THREADS` | `worker.threads` | integer (1..256) | `2` | Worker threads |\n");
+    assert_string_equal(buf, "| Environment variable | Key | Type | Default | Meaning |\n"
+                             "|---|---|---|---|---|\n"
+                             "| `LEASEHOLD_KAFKA_BROKERS` | `kafka.brokers` | string | "
+                             "`127.0.0.1:9092` | Kafka bootstrap servers |\n"
+                             "| `LEASEHOLD_WORKER_THREADS` | `worker.threads` | integer (1..256) | "
+                             "`2` | Worker threads |\n");
     free(buf);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_config_new_defaults, setup_cfg, teardown_cfg),
         cmocka_unit_test(test_config_env_name_maps_dots),
-        cmocka_unit_test_setup_teardown(test_config_set_int_out_of_range_names_key, setup_cfg, teardown_cfg),
+        cmocka_unit_test_setup_teardown(test_config_set_int_out_of_range_names_key, setup_cfg,
+                                        teardown_cfg),
         cmocka_unit_test_setup_teardown(test_config_set_duration_units, setup_cfg, teardown_cfg),
         cmocka_unit_test_setup_teardown(test_config_set_bool_spellings, setup_cfg, teardown_cfg),
         cmocka_unit_test_setup_teardown(test_config_set_unknown_key, setup_cfg, teardown_cfg),
         cmocka_unit_test(test_config_secret_value_not_echoed),
-        cmocka_unit_test_setup_teardown(test_config_precedence_set_env_file, setup_cfg, teardown_cfg),
-        cmocka_unit_test_setup_teardown(test_config_load_env_invalid_names_key, setup_cfg, teardown_cfg),
+        cmocka_unit_test_setup_teardown(test_config_precedence_set_env_file, setup_cfg,
+                                        teardown_cfg),
+        cmocka_unit_test_setup_teardown(test_config_load_env_invalid_names_key, setup_cfg,
+                                        teardown_cfg),
         cmocka_unit_test_setup_teardown(test_config_load_file_errors, setup_cfg, teardown_cfg),
         cmocka_unit_test(test_config_write_markdown_rows),
     };

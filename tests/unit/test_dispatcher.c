@@ -6,7 +6,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
+
+#include <cmocka.h> /* after the four headers it needs */
 
 #include <pthread.h>
 #include <stdio.h>
@@ -25,9 +26,9 @@ typedef struct item {
 
 typedef struct record {
     pthread_mutex_t mu;
-    int next_seq[KEYS];   /* per key: the seq expected next */
+    int next_seq[KEYS]; /* per key: the seq expected next */
     int out_of_order;
-    int running[KEYS];    /* concurrent process calls per key */
+    int running[KEYS]; /* concurrent process calls per key */
     int overlap;
     int batches;
     int max_batch;
@@ -37,8 +38,7 @@ typedef struct record {
 } record;
 
 static size_t rec_process(const char *key, void **slot, void *const *items, size_t n, int *retry_ms,
-                          void *opaque)
-{
+                          void *opaque) {
     record *r = opaque;
     int k = atoi(key);
     pthread_mutex_lock(&r->mu);
@@ -69,8 +69,7 @@ static size_t rec_process(const char *key, void **slot, void *const *items, size
     return n;
 }
 
-static void rec_idle(const char *key, void **slot, void *opaque)
-{
+static void rec_idle(const char *key, void **slot, void *opaque) {
     record *r = opaque;
     pthread_mutex_lock(&r->mu);
     r->idle_calls++;
@@ -79,22 +78,19 @@ static void rec_idle(const char *key, void **slot, void *opaque)
     (void)key;
 }
 
-static void rec_free_item(void *it, void *opaque)
-{
+static void rec_free_item(void *it, void *opaque) {
     (void)opaque;
     free(it);
 }
 
-static dispatcher *make(record *r, int threads, int64_t idle_ms)
-{
+static dispatcher *make(record *r, int threads, int64_t idle_ms) {
     memset(r, 0, sizeof(*r));
     pthread_mutex_init(&r->mu, NULL);
     dispatcher_ops ops = {rec_process, rec_idle, rec_free_item, r};
     return dispatcher_new(threads, idle_ms, &ops);
 }
 
-static void submit(dispatcher *d, int key, int seq)
-{
+static void submit(dispatcher *d, int key, int seq) {
     item *it = malloc(sizeof(*it));
     it->key = key;
     it->seq = seq;
@@ -103,8 +99,7 @@ static void submit(dispatcher *d, int key, int seq)
     assert_int_equal(dispatcher_submit(d, name, it), 0);
 }
 
-static void test_dispatcher_submit_keeps_per_key_order(void **state)
-{
+static void test_dispatcher_submit_keeps_per_key_order(void **state) {
     (void)state;
     record r;
     dispatcher *d = make(&r, 4, 60000);
@@ -123,8 +118,7 @@ static void test_dispatcher_submit_keeps_per_key_order(void **state)
     assert_int_equal(r.idle_calls, KEYS);
 }
 
-static void test_dispatcher_process_retry_keeps_items(void **state)
-{
+static void test_dispatcher_process_retry_keeps_items(void **state) {
     (void)state;
     record r;
     dispatcher *d = make(&r, 2, 60000);
@@ -141,13 +135,11 @@ static void test_dispatcher_process_retry_keeps_items(void **state)
     dispatcher_free(d);
 }
 
-static int match_key(const void *it, void *arg)
-{
+static int match_key(const void *it, void *arg) {
     return ((const item *)it)->key == *(int *)arg;
 }
 
-static void test_dispatcher_drop_removes_matching(void **state)
-{
+static void test_dispatcher_drop_removes_matching(void **state) {
     (void)state;
     record r;
     dispatcher *d = make(&r, 1, 60000);
@@ -168,8 +160,7 @@ static void test_dispatcher_drop_removes_matching(void **state)
     dispatcher_free(d);
 }
 
-static void test_dispatcher_release_idle_releases_slots(void **state)
-{
+static void test_dispatcher_release_idle_releases_slots(void **state) {
     (void)state;
     record r;
     dispatcher *d = make(&r, 2, 3600000);
@@ -184,8 +175,7 @@ static void test_dispatcher_release_idle_releases_slots(void **state)
     assert_int_equal(r.idle_calls, 3); /* nothing left to release */
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dispatcher_submit_keeps_per_key_order),
         cmocka_unit_test(test_dispatcher_process_retry_keeps_items),

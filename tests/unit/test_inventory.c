@@ -4,7 +4,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
+
+#include <cmocka.h> /* after the four headers it needs */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,8 +22,7 @@ typedef struct fixture {
     int64_t next_offset;
 } fixture;
 
-static int setup(void **state)
-{
+static int setup(void **state) {
     static fixture f;
     memset(&f, 0, sizeof(f));
     inv_state_init(&f.st, "PROD-001");
@@ -30,16 +30,14 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
+static int teardown(void **state) {
     fixture *f = *state;
     inv_state_clear(&f->st);
     return 0;
 }
 
 static inv_command make_cmd(inv_command_type type, const char *command_id, long long qty,
-                            const char *customer, const char *reservation)
-{
+                            const char *customer, const char *reservation) {
     inv_command c;
     memset(&c, 0, sizeof(c));
     c.type = type;
@@ -53,21 +51,18 @@ static inv_command make_cmd(inv_command_type type, const char *command_id, long 
 }
 
 /* Applies at the next offset of TOPIC/0 at time NOW + dt_ms. */
-static inventory_result apply_at(fixture *f, const inv_command *c, int64_t dt_ms, inv_event *ev)
-{
+static inventory_result apply_at(fixture *f, const inv_command *c, int64_t dt_ms, inv_event *ev) {
     inventory_source src = {TOPIC, 0, f->next_offset++};
     return inventory_apply(&f->st, &f->exists, c, &src, 7, NOW + dt_ms, ev);
 }
 
-static void restock(fixture *f, const char *id, long long qty)
-{
+static void restock(fixture *f, const char *id, long long qty) {
     inv_command c = make_cmd(INV_CMD_RESTOCK, id, qty, NULL, NULL);
     inv_event ev;
     assert_int_equal(apply_at(f, &c, 0, &ev), INVENTORY_APPLIED);
 }
 
-static void test_inventory_apply_restock_creates_product(void **state)
-{
+static void test_inventory_apply_restock_creates_product(void **state) {
     fixture *f = *state;
     inv_command c = make_cmd(INV_CMD_RESTOCK, "cmd-1", 100, NULL, NULL);
     inv_event ev;
@@ -94,8 +89,7 @@ static void test_inventory_apply_restock_creates_product(void **state)
     assert_int_equal(f->st.total, 150);
 }
 
-static void test_inventory_apply_unknown_product_rejected(void **state)
-{
+static void test_inventory_apply_unknown_product_rejected(void **state) {
     fixture *f = *state;
     inv_event ev;
     inv_command r = make_cmd(INV_CMD_RESERVE, "r-1", 5, "CUST-1", NULL);
@@ -113,8 +107,7 @@ static void test_inventory_apply_unknown_product_rejected(void **state)
     assert_int_equal(f->st.n_reservations, 0);
 }
 
-static void test_inventory_apply_reserve_success(void **state)
-{
+static void test_inventory_apply_reserve_success(void **state) {
     fixture *f = *state;
     restock(f, "s-1", 100);
     inv_command c = make_cmd(INV_CMD_RESERVE, "r-1", 10, "CUST-123", NULL);
@@ -137,8 +130,7 @@ static void test_inventory_apply_reserve_success(void **state)
     assert_int_equal(f->st.reservations[0].quantity, 10);
 }
 
-static void test_inventory_apply_reserve_custom_ttl(void **state)
-{
+static void test_inventory_apply_reserve_custom_ttl(void **state) {
     fixture *f = *state;
     restock(f, "s-1", 10);
     inv_command c = make_cmd(INV_CMD_RESERVE, "r-1", 1, "C", NULL);
@@ -148,8 +140,7 @@ static void test_inventory_apply_reserve_custom_ttl(void **state)
     assert_int_equal(ev.expires_at_ms, NOW + 2000);
 }
 
-static void test_inventory_apply_reserve_insufficient_stock(void **state)
-{
+static void test_inventory_apply_reserve_insufficient_stock(void **state) {
     fixture *f = *state;
     restock(f, "s-1", 100);
     inv_event ev;
@@ -171,8 +162,7 @@ static void test_inventory_apply_reserve_insufficient_stock(void **state)
     assert_int_equal(f->st.n_reservations, 10);
 }
 
-static void test_inventory_apply_release_by_reservation_id(void **state)
-{
+static void test_inventory_apply_release_by_reservation_id(void **state) {
     fixture *f = *state;
     restock(f, "s-1", 50);
     inv_event created, ev;
@@ -195,8 +185,7 @@ static void test_inventory_apply_release_by_reservation_id(void **state)
     assert_int_equal(ev.available, 50);
 }
 
-static void test_inventory_apply_release_by_customer_oldest_first(void **state)
-{
+static void test_inventory_apply_release_by_customer_oldest_first(void **state) {
     fixture *f = *state;
     restock(f, "s-1", 100);
     inv_event ev, a, b;
@@ -235,8 +224,7 @@ static void test_inventory_apply_release_by_customer_oldest_first(void **state)
     assert_int_equal(f->st.available + f->st.reserved, 100);
 }
 
-static void test_inventory_apply_expire_only_when_due(void **state)
-{
+static void test_inventory_apply_expire_only_when_due(void **state) {
     fixture *f = *state;
     restock(f, "s-1", 30);
     inv_event created, ev;
@@ -262,8 +250,7 @@ static void test_inventory_apply_expire_only_when_due(void **state)
     assert_int_equal(apply_at(f, &ex3, 70000, &ev), INVENTORY_NOOP);
 }
 
-static void test_inventory_apply_replayed_offset_skipped(void **state)
-{
+static void test_inventory_apply_replayed_offset_skipped(void **state) {
     fixture *f = *state;
     restock(f, "s-1", 10);
     inv_command c = make_cmd(INV_CMD_RESERVE, "r-1", 4, "C", NULL);
@@ -273,19 +260,20 @@ static void test_inventory_apply_replayed_offset_skipped(void **state)
     size_t outbox = f->st.n_outbox;
     inv_command other = make_cmd(INV_CMD_RESERVE, "r-2", 4, "C", NULL);
     src.offset = 40; /* older offset of the same partition */
-    assert_int_equal(inventory_apply(&f->st, &f->exists, &other, &src, 1, NOW, &ev), INVENTORY_REPLAY);
+    assert_int_equal(inventory_apply(&f->st, &f->exists, &other, &src, 1, NOW, &ev),
+                     INVENTORY_REPLAY);
     src.offset = 41;
     assert_int_equal(inventory_apply(&f->st, &f->exists, &c, &src, 1, NOW, &ev), INVENTORY_REPLAY);
     assert_int_equal(f->st.n_outbox, outbox);
     assert_int_equal(f->st.available, 6);
     /* Another partition has its own position. */
     inventory_source src1 = {TOPIC, 1, 5};
-    assert_int_equal(inventory_apply(&f->st, &f->exists, &other, &src1, 1, NOW, &ev), INVENTORY_APPLIED);
+    assert_int_equal(inventory_apply(&f->st, &f->exists, &other, &src1, 1, NOW, &ev),
+                     INVENTORY_APPLIED);
     assert_int_equal(f->st.available, 2);
 }
 
-static void test_inventory_apply_duplicate_command_same_event(void **state)
-{
+static void test_inventory_apply_duplicate_command_same_event(void **state) {
     fixture *f = *state;
     restock(f, "s-1", 10);
     inv_command c = make_cmd(INV_CMD_RESERVE, "r-1", 4, "C", NULL);
@@ -312,8 +300,7 @@ static void test_inventory_apply_duplicate_command_same_event(void **state)
     assert_int_equal(f->st.n_reservations, 1);
 }
 
-static void test_inventory_apply_duplicate_rejection_keeps_type(void **state)
-{
+static void test_inventory_apply_duplicate_rejection_keeps_type(void **state) {
     fixture *f = *state;
     restock(f, "s-1", 1);
     inv_command c = make_cmd(INV_CMD_RESERVE, "r-big", 5, "C", NULL);
@@ -328,8 +315,7 @@ static void test_inventory_apply_duplicate_rejection_keeps_type(void **state)
     assert_int_equal(f->st.n_reservations, 0);
 }
 
-static void test_inventory_apply_ledger_bounded(void **state)
-{
+static void test_inventory_apply_ledger_bounded(void **state) {
     fixture *f = *state;
     restock(f, "s-0", 1000000);
     inv_event ev;
@@ -346,8 +332,7 @@ static void test_inventory_apply_ledger_bounded(void **state)
     assert_non_null(inv_state_ledger_find(&f->st, "s-266"));
 }
 
-static void test_inventory_apply_restock_over_limit_rejected(void **state)
-{
+static void test_inventory_apply_restock_over_limit_rejected(void **state) {
     fixture *f = *state;
     restock(f, "s-1", 1000000);
     f->st.total = INVENTORY_MAX_TOTAL - 5;
@@ -360,8 +345,7 @@ static void test_inventory_apply_restock_over_limit_rejected(void **state)
     assert_int_equal(f->st.total, INVENTORY_MAX_TOTAL - 5);
 }
 
-static void test_inventory_apply_state_roundtrip_keeps_dedupe(void **state)
-{
+static void test_inventory_apply_state_roundtrip_keeps_dedupe(void **state) {
     fixture *f = *state;
     restock(f, "s-1", 10);
     inv_command c = make_cmd(INV_CMD_RESERVE, "r-1", 3, "C", NULL);
@@ -383,8 +367,7 @@ static void test_inventory_apply_state_roundtrip_keeps_dedupe(void **state)
     inv_state_clear(&copy);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
         T(test_inventory_apply_restock_creates_product),

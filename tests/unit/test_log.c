@@ -4,7 +4,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
+
+#include <cmocka.h> /* after the four headers it needs */
 
 #include <jansson.h>
 #include <stdio.h>
@@ -19,8 +20,7 @@ typedef struct capture {
     FILE *file;
 } capture;
 
-static int capture_start(void **state)
-{
+static int capture_start(void **state) {
     capture *c = calloc(1, sizeof(*c));
     c->file = tmpfile();
     c->saved_fd = dup(STDERR_FILENO);
@@ -30,8 +30,7 @@ static int capture_start(void **state)
 }
 
 /* Restores stderr and returns everything written meanwhile (malloc'd). */
-static char *capture_text(capture *c)
-{
+static char *capture_text(capture *c) {
     fflush(stderr);
     dup2(c->saved_fd, STDERR_FILENO);
     close(c->saved_fd);
@@ -44,8 +43,7 @@ static char *capture_text(capture *c)
     return buf;
 }
 
-static int capture_end(void **state)
-{
+static int capture_end(void **state) {
     capture *c = *state;
     if (c->saved_fd >= 0) {
         dup2(c->saved_fd, STDERR_FILENO);
@@ -56,8 +54,7 @@ static int capture_end(void **state)
     return 0;
 }
 
-static void test_log_level_parse_names(void **state)
-{
+static void test_log_level_parse_names(void **state) {
     (void)state;
     assert_int_equal(log_level_parse("debug"), LOG_LVL_DEBUG);
     assert_int_equal(log_level_parse("INFO"), LOG_LVL_INFO);
@@ -68,8 +65,7 @@ static void test_log_level_parse_names(void **state)
     assert_int_equal(log_level_parse(NULL), -1);
 }
 
-static void test_log_write_plain_filters_level(void **state)
-{
+static void test_log_write_plain_filters_level(void **state) {
     log_init("worker-1", LOG_LVL_INFO, 0);
     log_debug("hidden %d", 1);
     log_info("Acquired lease %s for product %s", "abc", "PROD-001");
@@ -86,8 +82,7 @@ static void test_log_write_plain_filters_level(void **state)
     free(text);
 }
 
-static void test_log_write_json_escapes(void **state)
-{
+static void test_log_write_json_escapes(void **state) {
     log_init("w\"2", LOG_LVL_DEBUG, 1);
     log_warn("quote \" and newline \n end");
     char *text = capture_text(*state);
@@ -96,14 +91,14 @@ static void test_log_write_json_escapes(void **state)
     assert_non_null(obj);
     assert_string_equal(json_string_value(json_object_get(obj, "level")), "WARN");
     assert_string_equal(json_string_value(json_object_get(obj, "component")), "w\"2");
-    assert_string_equal(json_string_value(json_object_get(obj, "msg")), "quote \" and newline \n end");
+    assert_string_equal(json_string_value(json_object_get(obj, "msg")),
+                        "quote \" and newline \n end");
     assert_non_null(json_object_get(obj, "ts"));
     json_decref(obj);
     free(text);
 }
 
-static void test_log_write_truncates_long_line(void **state)
-{
+static void test_log_write_truncates_long_line(void **state) {
     log_init("w", LOG_LVL_INFO, 0);
     char *big = malloc(10000);
     memset(big, 'x', 9999);
@@ -118,13 +113,14 @@ static void test_log_write_truncates_long_line(void **state)
     free(text);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_log_level_parse_names),
-        cmocka_unit_test_setup_teardown(test_log_write_plain_filters_level, capture_start, capture_end),
+        cmocka_unit_test_setup_teardown(test_log_write_plain_filters_level, capture_start,
+                                        capture_end),
         cmocka_unit_test_setup_teardown(test_log_write_json_escapes, capture_start, capture_end),
-        cmocka_unit_test_setup_teardown(test_log_write_truncates_long_line, capture_start, capture_end),
+        cmocka_unit_test_setup_teardown(test_log_write_truncates_long_line, capture_start,
+                                        capture_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

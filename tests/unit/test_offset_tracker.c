@@ -4,26 +4,24 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
+
+#include <cmocka.h> /* after the four headers it needs */
 
 #include <string.h>
 
 #include "offset_tracker.h"
 
-static int setup(void **state)
-{
+static int setup(void **state) {
     *state = offset_tracker_new();
     return *state ? 0 : -1;
 }
 
-static int teardown(void **state)
-{
+static int teardown(void **state) {
     offset_tracker_free(*state);
     return 0;
 }
 
-static void test_offset_tracker_position_contiguous_prefix(void **state)
-{
+static void test_offset_tracker_position_contiguous_prefix(void **state) {
     offset_tracker *t = *state;
     for (int64_t o = 10; o < 15; o++)
         assert_int_equal(offset_tracker_seen(t, "a", 0, o), 0);
@@ -41,8 +39,7 @@ static void test_offset_tracker_position_contiguous_prefix(void **state)
     assert_int_equal(offset_tracker_pending(t, NULL, 0), 0);
 }
 
-static void test_offset_tracker_partitions_independent(void **state)
-{
+static void test_offset_tracker_partitions_independent(void **state) {
     offset_tracker *t = *state;
     offset_tracker_seen(t, "a", 0, 5);
     offset_tracker_seen(t, "a", 1, 7);
@@ -55,8 +52,7 @@ static void test_offset_tracker_partitions_independent(void **state)
     assert_int_equal(offset_tracker_pending(t, NULL, 0), 2);
 }
 
-static void test_offset_tracker_finish_unknown_ignored(void **state)
-{
+static void test_offset_tracker_finish_unknown_ignored(void **state) {
     offset_tracker *t = *state;
     offset_tracker_seen(t, "a", 0, 1);
     offset_tracker_finish(t, "a", 0, 99); /* never seen */
@@ -66,8 +62,7 @@ static void test_offset_tracker_finish_unknown_ignored(void **state)
     assert_int_equal(offset_tracker_pending(t, "a", 0), 1);
 }
 
-static void test_offset_tracker_revoke_forgets(void **state)
-{
+static void test_offset_tracker_revoke_forgets(void **state) {
     offset_tracker *t = *state;
     offset_tracker_assign(t, "a", 0);
     assert_int_equal(offset_tracker_position(t, "a", 0), -1);
@@ -85,8 +80,7 @@ typedef struct collected {
     int64_t position;
 } collected;
 
-static void collect_fn(const char *topic, int32_t partition, int64_t position, void *opaque)
-{
+static void collect_fn(const char *topic, int32_t partition, int64_t position, void *opaque) {
     collected *c = opaque;
     c->calls++;
     strcpy(c->topic, topic);
@@ -94,8 +88,7 @@ static void collect_fn(const char *topic, int32_t partition, int64_t position, v
     c->position = position;
 }
 
-static void test_offset_tracker_collect_reports_changes_once(void **state)
-{
+static void test_offset_tracker_collect_reports_changes_once(void **state) {
     offset_tracker *t = *state;
     collected c = {0};
     offset_tracker_seen(t, "a", 2, 0);
@@ -114,8 +107,7 @@ static void test_offset_tracker_collect_reports_changes_once(void **state)
     assert_int_equal(c.position, 2);
 }
 
-static void test_offset_tracker_many_offsets_grow(void **state)
-{
+static void test_offset_tracker_many_offsets_grow(void **state) {
     offset_tracker *t = *state;
     for (int64_t o = 0; o < 10000; o++)
         offset_tracker_seen(t, "a", 0, o);
@@ -126,14 +118,17 @@ static void test_offset_tracker_many_offsets_grow(void **state)
     assert_int_equal(offset_tracker_position(t, "a", 0), 10000);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_offset_tracker_position_contiguous_prefix, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_offset_tracker_partitions_independent, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_offset_tracker_finish_unknown_ignored, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_offset_tracker_position_contiguous_prefix, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_offset_tracker_partitions_independent, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_offset_tracker_finish_unknown_ignored, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_offset_tracker_revoke_forgets, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_offset_tracker_collect_reports_changes_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_offset_tracker_collect_reports_changes_once, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_offset_tracker_many_offsets_grow, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

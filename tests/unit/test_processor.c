@@ -15,7 +15,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
+
+#include <cmocka.h> /* after the four headers it needs */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,9 +34,9 @@ struct lease {
 };
 
 typedef struct fake_world {
-    char *blob;              /* NULL: the product blob does not exist */
+    char *blob; /* NULL: the product blob does not exist */
     int held_elsewhere;
-    uint64_t epoch;          /* last epoch handed out */
+    uint64_t epoch; /* last epoch handed out */
     int acquires, creates, reads, writes, releases;
     lease_code next_write;   /* result of the next lease_write */
     lease_code next_acquire; /* LEASE_OK = behave normally */
@@ -48,9 +49,8 @@ typedef struct fake_world {
 
 static fake_world W;
 
-lease_code __wrap_lease_try_acquire(lease_manager *mgr, const char *name, const lease_acquire_options *o,
-                                    lease **out, lease_error *err)
-{
+lease_code __wrap_lease_try_acquire(lease_manager *mgr, const char *name,
+                                    const lease_acquire_options *o, lease **out, lease_error *err) {
     (void)mgr;
     (void)name;
     memset(err, 0, sizeof(*err));
@@ -77,8 +77,8 @@ lease_code __wrap_lease_try_acquire(lease_manager *mgr, const char *name, const 
     return LEASE_OK;
 }
 
-lease_code __wrap_lease_read(lease *l, char **data, size_t *len, blob_meta *meta, lease_error *err)
-{
+lease_code __wrap_lease_read(lease *l, char **data, size_t *len, blob_meta *meta,
+                             lease_error *err) {
     (void)meta;
     memset(err, 0, sizeof(*err));
     if (!l->held)
@@ -90,8 +90,7 @@ lease_code __wrap_lease_read(lease *l, char **data, size_t *len, blob_meta *meta
 }
 
 lease_code __wrap_lease_write(lease *l, const void *data, size_t len, const char *content_type,
-                              const blob_meta *meta, lease_error *err)
-{
+                              const blob_meta *meta, lease_error *err) {
     (void)content_type;
     (void)meta;
     memset(err, 0, sizeof(*err));
@@ -112,40 +111,34 @@ lease_code __wrap_lease_write(lease *l, const void *data, size_t len, const char
     return LEASE_OK;
 }
 
-lease_code __wrap_lease_release(lease *l, lease_error *err)
-{
+lease_code __wrap_lease_release(lease *l, lease_error *err) {
     memset(err, 0, sizeof(*err));
     l->held = 0;
     W.releases++;
     return LEASE_OK;
 }
 
-void __wrap_lease_free(lease *l)
-{
+void __wrap_lease_free(lease *l) {
     free(l);
 }
 
-const char *__wrap_lease_id(const lease *l)
-{
+const char *__wrap_lease_id(const lease *l) {
     (void)l;
     return "11111111-2222-4333-8444-555555555555";
 }
 
-const char *__wrap_lease_name(const lease *l)
-{
+const char *__wrap_lease_name(const lease *l) {
     (void)l;
     return "inventory/PROD-1.json";
 }
 
-int __wrap_lease_is_held(const lease *l)
-{
+int __wrap_lease_is_held(const lease *l) {
     return l->held;
 }
 
 /* The processor reads the epoch right before applying a batch: a good
  * moment for the scheduler thread to report a loss. */
-uint64_t __wrap_lease_epoch(const lease *l)
-{
+uint64_t __wrap_lease_epoch(const lease *l) {
     if (W.lose_during_batch) {
         W.lose_during_batch = 0;
         struct lease *m = (struct lease *)l;
@@ -155,27 +148,23 @@ uint64_t __wrap_lease_epoch(const lease *l)
     return l->epoch;
 }
 
-int64_t __wrap_lease_expiry_ms(const lease *l)
-{
+int64_t __wrap_lease_expiry_ms(const lease *l) {
     (void)l;
     return INT64_MAX;
 }
 
-uint64_t __wrap_lease_renewal_count(const lease *l)
-{
+uint64_t __wrap_lease_renewal_count(const lease *l) {
     (void)l;
     return 0;
 }
 
-const char *__wrap_lease_loss_reason_name(lease_loss_reason reason)
-{
+const char *__wrap_lease_loss_reason_name(lease_loss_reason reason) {
     (void)reason;
     return "taken";
 }
 
 int __wrap_publisher_send_events(publisher *p, const inv_event *events, size_t n, char *err,
-                                 size_t errlen)
-{
+                                 size_t errlen) {
     (void)p;
     if (W.publish_failures > 0) {
         W.publish_failures--;
@@ -197,8 +186,7 @@ typedef struct fixture {
     int64_t next_offset;
 } fixture;
 
-static int setup(void **state)
-{
+static int setup(void **state) {
     free(W.blob);
     memset(&W, 0, sizeof(W));
     fixture *f = calloc(1, sizeof(*f));
@@ -210,8 +198,7 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
+static int teardown(void **state) {
     fixture *f = *state;
     if (f->slot)
         f->ops.idle("PROD-1", &f->slot, f->ops.opaque);
@@ -224,8 +211,7 @@ static int teardown(void **state)
 }
 
 static work_item *item(fixture *f, inv_command_type type, const char *command_id, long long qty,
-                       const char *customer)
-{
+                       const char *customer) {
     work_item *it = calloc(1, sizeof(*it));
     it->cmd.type = type;
     snprintf(it->cmd.command_id, sizeof(it->cmd.command_id), "%s", command_id);
@@ -241,20 +227,17 @@ static work_item *item(fixture *f, inv_command_type type, const char *command_id
 }
 
 /* Runs the product once over items[0..n); returns how many were consumed. */
-static size_t run_batch(fixture *f, work_item **items, size_t n, int *retry_ms)
-{
+static size_t run_batch(fixture *f, work_item **items, size_t n, int *retry_ms) {
     *retry_ms = 0;
     return f->ops.process("PROD-1", &f->slot, (void *const *)items, n, retry_ms, f->ops.opaque);
 }
 
-static void free_items(work_item **items, size_t n)
-{
+static void free_items(work_item **items, size_t n) {
     for (size_t i = 0; i < n; i++)
         free(items[i]);
 }
 
-static inv_state stored_state(void)
-{
+static inv_state stored_state(void) {
     inv_state st;
     char err[256];
     assert_true(W.blob != NULL && W.blob[0] != '\0');
@@ -265,8 +248,7 @@ static inv_state stored_state(void)
 
 /* ---- tests --------------------------------------------------------------------- */
 
-static void test_processor_process_group_commit_one_write(void **state)
-{
+static void test_processor_process_group_commit_one_write(void **state) {
     fixture *f = *state;
     work_item *items[3] = {item(f, INV_CMD_RESTOCK, "s1", 100, NULL),
                            item(f, INV_CMD_RESERVE, "r1", 10, "CUST-1"),
@@ -302,8 +284,7 @@ static void test_processor_process_group_commit_one_write(void **state)
     free_items(items, 3);
 }
 
-static void test_processor_process_held_elsewhere_retries(void **state)
-{
+static void test_processor_process_held_elsewhere_retries(void **state) {
     fixture *f = *state;
     W.blob = strdup("");
     W.held_elsewhere = 1;
@@ -319,8 +300,7 @@ static void test_processor_process_held_elsewhere_retries(void **state)
     free_items(items, 1);
 }
 
-static void test_processor_process_unknown_product_not_created(void **state)
-{
+static void test_processor_process_unknown_product_not_created(void **state) {
     fixture *f = *state;
     work_item *items[2] = {item(f, INV_CMD_RESERVE, "r1", 1, "C"),
                            item(f, INV_CMD_RELEASE, "x1", 1, "C")};
@@ -335,8 +315,7 @@ static void test_processor_process_unknown_product_not_created(void **state)
     free_items(items, 2);
 }
 
-static void test_processor_process_lost_lease_abandons_then_applies_once(void **state)
-{
+static void test_processor_process_lost_lease_abandons_then_applies_once(void **state) {
     fixture *f = *state;
     work_item *first[1] = {item(f, INV_CMD_RESTOCK, "s1", 50, NULL)};
     int retry;
@@ -370,8 +349,7 @@ static void test_processor_process_lost_lease_abandons_then_applies_once(void **
     free_items(items, 1);
 }
 
-static void test_processor_process_lost_callback_before_write(void **state)
-{
+static void test_processor_process_lost_callback_before_write(void **state) {
     fixture *f = *state;
     work_item *first[1] = {item(f, INV_CMD_RESTOCK, "s1", 50, NULL)};
     int retry;
@@ -391,8 +369,7 @@ static void test_processor_process_lost_callback_before_write(void **state)
     free_items(items, 1);
 }
 
-static void test_processor_process_publish_failure_keeps_outbox(void **state)
-{
+static void test_processor_process_publish_failure_keeps_outbox(void **state) {
     fixture *f = *state;
     work_item *items[2] = {item(f, INV_CMD_RESTOCK, "s1", 20, NULL),
                            item(f, INV_CMD_RESERVE, "r1", 3, "C")};
@@ -421,8 +398,7 @@ static void test_processor_process_publish_failure_keeps_outbox(void **state)
     free_items(items, 2);
 }
 
-static void test_processor_process_storage_error_rereads(void **state)
-{
+static void test_processor_process_storage_error_rereads(void **state) {
     fixture *f = *state;
     work_item *first[1] = {item(f, INV_CMD_RESTOCK, "s1", 10, NULL)};
     int retry;
@@ -435,15 +411,14 @@ static void test_processor_process_storage_error_rereads(void **state)
     assert_int_equal(run_batch(f, items, 1, &retry), 1);
     assert_int_equal(W.reads, reads + 1); /* cached state dropped, read again */
     assert_int_equal(W.acquires, 1);      /* the lease itself was kept */
-    assert_int_equal(W.n_published, 3); /* the re-read outbox still held the restock */
+    assert_int_equal(W.n_published, 3);   /* the re-read outbox still held the restock */
     assert_string_equal(W.published[1].event_id, W.published[0].event_id);
     assert_int_equal(W.published[2].available, 6);
     free_items(first, 1);
     free_items(items, 1);
 }
 
-static void test_processor_process_acquire_error_retries(void **state)
-{
+static void test_processor_process_acquire_error_retries(void **state) {
     fixture *f = *state;
     work_item *items[1] = {item(f, INV_CMD_RESTOCK, "s1", 10, NULL)};
     int retry;
@@ -457,8 +432,7 @@ static void test_processor_process_acquire_error_retries(void **state)
     free_items(items, 1);
 }
 
-static void test_processor_process_republishes_pending_outbox(void **state)
-{
+static void test_processor_process_republishes_pending_outbox(void **state) {
     fixture *f = *state;
     /* A previous holder wrote the change but died before publishing. */
     work_item *items[1] = {item(f, INV_CMD_RESTOCK, "s1", 30, NULL)};
@@ -484,8 +458,7 @@ static void test_processor_process_republishes_pending_outbox(void **state)
     free_items(next, 1);
 }
 
-int main(void)
-{
+int main(void) {
     log_init("test", LOG_LVL_ERROR, 0); /* the processor's expected warnings are noise here */
     const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)

@@ -6,7 +6,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
+
+#include <cmocka.h> /* after the four headers it needs */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,16 +16,14 @@
 
 #include "worker_config.h"
 
-static config *load(int argc, char **argv, worker_config_action *action, char *err, size_t errlen)
-{
+static config *load(int argc, char **argv, worker_config_action *action, char *err, size_t errlen) {
     FILE *out = fopen("/dev/null", "w");
     config *cfg = worker_config_load(argc, argv, out, action, err, errlen);
     fclose(out);
     return cfg;
 }
 
-static void test_worker_config_load_defaults_reach_local_services(void **state)
-{
+static void test_worker_config_load_defaults_reach_local_services(void **state) {
     (void)state;
     char *argv[] = {"inventory-worker", NULL};
     worker_config_action action;
@@ -33,7 +32,8 @@ static void test_worker_config_load_defaults_reach_local_services(void **state)
     assert_non_null(cfg);
     assert_int_equal(action, WORKER_CONFIG_RUN);
     assert_string_equal(config_string(cfg, "kafka.brokers"), "127.0.0.1:9092");
-    assert_string_equal(config_string(cfg, "storage.connection_string"), "UseDevelopmentStorage=true");
+    assert_string_equal(config_string(cfg, "storage.connection_string"),
+                        "UseDevelopmentStorage=true");
     assert_string_equal(config_string(cfg, "kafka.group_id"), "inventory-workers");
     assert_string_equal(config_string(cfg, "topic.reservations"), "inventory.reservations");
     assert_string_equal(config_string(cfg, "topic.releases"), "inventory.releases");
@@ -46,11 +46,16 @@ static void test_worker_config_load_defaults_reach_local_services(void **state)
     config_free(cfg);
 }
 
-static void test_worker_config_load_flags(void **state)
-{
+static void test_worker_config_load_flags(void **state) {
     (void)state;
-    char *argv[] = {"inventory-worker", "--admin", "127.0.0.1:8081", "--id", "worker-7",
-                    "--threads", "3", NULL};
+    char *argv[] = {"inventory-worker",
+                    "--admin",
+                    "127.0.0.1:8081",
+                    "--id",
+                    "worker-7",
+                    "--threads",
+                    "3",
+                    NULL};
     worker_config_action action;
     char err[256];
     setenv("LEASEHOLD_WORKER_THREADS", "9", 1);
@@ -63,8 +68,7 @@ static void test_worker_config_load_flags(void **state)
     config_free(cfg);
 }
 
-static void test_worker_config_load_invalid_env_names_key(void **state)
-{
+static void test_worker_config_load_invalid_env_names_key(void **state) {
     (void)state;
     char *argv[] = {"inventory-worker", NULL};
     worker_config_action action;
@@ -73,7 +77,9 @@ static void test_worker_config_load_invalid_env_names_key(void **state)
     config *cfg = load(1, argv, &action, err, sizeof(err));
     unsetenv("LEASEHOLD_LEASE_DURATION");
     assert_null(cfg);
-    assert_string_equal(err, "LEASEHOLD_LEASE_DURATION (lease.duration): must be an integer from 15 to 60, got '10'");
+    assert_string_equal(
+        err,
+        "LEASEHOLD_LEASE_DURATION (lease.duration): must be an integer from 15 to 60, got '10'");
 
     setenv("LEASEHOLD_LOG_LEVEL", "chatty", 1);
     cfg = load(1, argv, &action, err, sizeof(err));
@@ -82,8 +88,7 @@ static void test_worker_config_load_invalid_env_names_key(void **state)
     assert_non_null(strstr(err, "LEASEHOLD_LOG_LEVEL (log.level)"));
 }
 
-static void test_worker_config_load_secret_not_echoed(void **state)
-{
+static void test_worker_config_load_secret_not_echoed(void **state) {
     (void)state;
     char path[] = "/tmp/test_worker_config_XXXXXX";
     int fd = mkstemp(path);
@@ -100,8 +105,7 @@ static void test_worker_config_load_secret_not_echoed(void **state)
     assert_null(strstr(err, "c2VjcmV0"));
 }
 
-static void test_worker_config_load_unknown_flag(void **state)
-{
+static void test_worker_config_load_unknown_flag(void **state) {
     (void)state;
     char *argv[] = {"inventory-worker", "--bogus", NULL};
     worker_config_action action;
@@ -113,8 +117,7 @@ static void test_worker_config_load_unknown_flag(void **state)
     assert_non_null(strstr(err, "LEASEHOLD_WORKER_THREADS (worker.threads)"));
 }
 
-static void test_worker_config_doc_matches_table(void **state)
-{
+static void test_worker_config_doc_matches_table(void **state) {
     (void)state;
     char *want = NULL;
     size_t want_len = 0;
@@ -134,13 +137,13 @@ static void test_worker_config_doc_matches_table(void **state)
     fclose(in);
     if (have_len != want_len || memcmp(have, want, want_len) != 0)
         fail_msg("docs/configuration.md is out of date: regenerate with "
-                 "LEASEHOLD_REGENERATE_DOCS=1 %s", "tests/test_worker_config");
+                 "LEASEHOLD_REGENERATE_DOCS=1 %s",
+                 "tests/test_worker_config");
     free(have);
     free(want);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_worker_config_load_defaults_reach_local_services),
         cmocka_unit_test(test_worker_config_load_flags),
