@@ -103,7 +103,7 @@ def blob_request(method, path, query=None, ms_headers=None):
     req = urllib.request.Request(url, method=method, headers=headers,
                                  data=b"" if method == "PUT" else None)
     try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
+        with urllib.request.urlopen(req, timeout=30) as resp:
             return resp.status, dict(resp.headers), resp.read()
     except urllib.error.HTTPError as e:
         return e.code, dict(e.headers), e.read()
@@ -238,10 +238,18 @@ class Run:
             self.stop_worker(wid, signal.SIGKILL)
         self.events.close()
         self.dlq.close()
-        blob_request("DELETE", "/" + self.container, {"restype": "container"})
-        blob_request("DELETE", "/" + self.suffix + "-leases", {"restype": "container"})
-        kafka_tool("org.apache.kafka.tools.TopicCommand", "--bootstrap-server", BROKERS,
-                   "--delete", "--topic", self.suffix.replace(".", "\\.") + "\\..*")
+        # Best effort: a busy shared service must not turn a result into a crash.
+        cleanups = [
+            lambda: blob_request("DELETE", "/" + self.container, {"restype": "container"}),
+            lambda: blob_request("DELETE", "/" + self.suffix + "-leases", {"restype": "container"}),
+            lambda: kafka_tool("org.apache.kafka.tools.TopicCommand", "--bootstrap-server", BROKERS,
+                               "--delete", "--topic", self.suffix + "\\..*"),
+        ]
+        for cleanup in cleanups:
+            try:
+                cleanup()
+            except Exception as e:  # noqa: BLE001 -- reported, not fatal
+                print("warning: cleanup failed: %s" % e)
 
     def dump_logs(self):
         for name in sorted(os.listdir(self.tmp)):
