@@ -12,10 +12,10 @@
  * partitions are tracked and added; on revocation this worker first drains
  * that partition's queued work (bounded by worker.drain_timeout), drops
  * what did not finish (the next owner consumes it again from the stored
- * offset; the product lease serialises the two), commits the finished
- * prefix, releases the leases of products with nothing left to do, and
- * only then gives the partitions up. A lost assignment (session timed out)
- * skips the drain and the commit: another member already owns it.
+ * offset; the product lease serialises the two), stores the finished
+ * prefix (auto-commit commits it as the partitions are unassigned), releases the leases of products
+ * with nothing left to do, and only then gives the partitions up. A lost assignment (session timed
+ * out) skips the drain and the commit: another member already owns it.
  */
 #include "worker.h"
 
@@ -60,8 +60,11 @@ static int wk_item_in_list(const void *item, void *arg) {
     return rd_kafka_topic_partition_list_find(parts, it->topic, it->partition) != NULL;
 }
 
-/* Commits the tracker's positions for `parts` (synchronously). */
-static void wk_commit_partitions(worker *w, rd_kafka_topic_partition_list_t *parts) {
+/* Stores the tracker's positions for `parts`. With auto-commit on,
+ * librdkafka commits the stored offsets of partitions as it unassigns them,
+ * under the right group generation (a commit of our own from inside the
+ * rebalance callback can race the generation change and be refused). */
+static void wk_store_partitions(worker *w, rd_kafka_topic_partition_list_t *parts) {
     rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_new(parts->cnt);
     for (int i = 0; i < parts->cnt; i++) {
         int64_t pos =
@@ -72,9 +75,9 @@ static void wk_commit_partitions(worker *w, rd_kafka_topic_partition_list_t *par
                 ->offset = pos;
     }
     if (offsets->cnt > 0) {
-        rd_kafka_resp_err_t err = rd_kafka_commit(w->rk, offsets, 0);
+        rd_kafka_resp_err_t err = rd_kafka_offsets_store(w->rk, offsets);
         if (err)
-            log_warn("Commit of revoked partitions failed: %s", rd_kafka_err2str(err));
+            log_warn("Storing offsets of revoked partitions failed: %s", rd_kafka_err2str(err));
     }
     rd_kafka_topic_partition_list_destroy(offsets);
 }
@@ -99,7 +102,7 @@ static void wk_revoke(worker *w, rd_kafka_topic_partition_list_t *parts, int los
     if (dropped)
         log_info("Dropped %zu queued commands of revoked partitions", dropped);
     if (!lost)
-        wk_commit_partitions(w, parts);
+        wk_store_partitions(w, parts);
     for (int i = 0; i < parts->cnt; i++)
         offset_tracker_revoke(w->tracker, parts->elems[i].topic, parts->elems[i].partition);
     dispatcher_release_idle(w->disp, drain_ms);

@@ -548,6 +548,13 @@ def http_get(url):
         return e.code, e.read().decode()
 
 
+def admin_port(run, wid):
+    """The port a worker started with admin.listen=...:0 logged."""
+    return wait_for(lambda: [l.split("(port ")[1].rstrip(")") for l in
+                             run.worker_log(wid).splitlines() if "Admin HTTP on" in l],
+                    "admin port of " + wid)[0]
+
+
 def scenario_storage_outage(run):
     # Storage unreachable: the command is retried, readiness goes false, and
     # it is never skipped: a worker with working storage applies it later.
@@ -562,10 +569,7 @@ def scenario_storage_outage(run):
     run.send("admin", [cmd])
     wait_for(lambda: "Acquiring lease for product PROD-O failed" in run.worker_log("w1"),
              "a failed storage attempt")
-    port = wait_for(lambda: [l.split("(port ")[1].rstrip(")") for l in
-                             run.worker_log("w1").splitlines() if "Admin HTTP on" in l],
-                    "admin port")[0]
-    status, body = http_get("http://127.0.0.1:%s/readyz" % port)
+    status, body = http_get("http://127.0.0.1:%s/readyz" % admin_port(run, "w1"))
     check_eq(status, 503, "readiness during the outage (%s)" % body)
     check("storage" in body, "readiness names storage: " + body)
     check_eq(run.outcomes(cmd["commandId"]), [], "no outcome without storage")
@@ -586,13 +590,19 @@ def scenario_sigterm_handover(run):
     check_eq(run.stop_worker("w1"), 0, "exit code after SIGTERM")
     # Right after exit, nobody holds it: no waiting for the 15 s expiry.
     check_eq(lease_state(run.container, p), "available", "lease state after SIGTERM")
+    run.env["LEASEHOLD_ADMIN_LISTEN"] = "127.0.0.1:0"
     run.start_worker("w2")
     ev = step(run, "reserve", p, quantity=3, customerId="C")
     expect(ev, type="reservation.created", total=10, available=7, reserved=3)
     check("Acquired lease " in run.worker_log("w2"), "w2 acquired the product lease")
-    # w1's restock was committed: w2 did not apply it again.
     check_eq(len(run.outcomes(ev["commandId"])), 1, "one outcome")
     check_eq(read_state(run.container, p)["total"], 10, "total after handover")
+    # w1 committed its offsets when it left: w2 did not consume the restock
+    # again (a replay would be counted with outcome="replay").
+    _, metrics = http_get("http://127.0.0.1:%s/metrics" % admin_port(run, "w2"))
+    commands = [l for l in metrics.splitlines() if l.startswith("leasehold_commands_total{")]
+    check_eq(commands, ['leasehold_commands_total{type="reserve",outcome="reservation.created"} 1'],
+             "commands applied by w2")
 
 
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items()
