@@ -394,12 +394,25 @@ static int wk_subscribe(worker *w, char *err, size_t errlen) {
 }
 
 /* SIGTERM path: stop fetching, drain, commit, release, leave the group. */
+/* Time left until `end`, but at least `floor_ms`. */
+static int64_t wk_left_ms(int64_t end, int64_t floor_ms) {
+    int64_t left = end - worker_time_mono_ms();
+    return left > floor_ms ? left : floor_ms;
+}
+
+/* SIGTERM path: stop fetching, drain, commit, release, leave the group.
+ * One deadline (worker.drain_timeout) bounds draining and dead-letter
+ * delivery; releasing the leases gets at least WK_RELEASE_FLOOR_MS even
+ * when the drain used it all, since a release is what spares the next
+ * owner the lease expiry. */
+#define WK_RELEASE_FLOOR_MS 2000
 static int wk_shutdown(worker *w, char *err, size_t errlen) {
     int rc = 0;
+    int64_t end = worker_time_mono_ms() + w->drain_timeout_ms;
     atomic_store(&w->stopping, 1);
     log_info("Shutting down: draining %zu queued commands", dispatcher_queued(w->disp));
     wk_set_paused(w, 1);
-    if (dispatcher_wait_drained(w->disp, NULL, NULL, w->drain_timeout_ms) != 0) {
+    if (dispatcher_wait_drained(w->disp, NULL, NULL, wk_left_ms(end, 0)) != 0) {
         snprintf(err, errlen,
                  "shutdown: drain timed out with %zu commands unfinished (they will be "
                  "consumed again)",
@@ -408,7 +421,6 @@ static int wk_shutdown(worker *w, char *err, size_t errlen) {
         rc = -1;
     }
     /* Dead letters still in flight finish their offsets on delivery. */
-    int64_t end = worker_time_mono_ms() + w->drain_timeout_ms;
     while (offset_tracker_pending(w->tracker, NULL, 0) > dispatcher_queued(w->disp) &&
            worker_time_mono_ms() < end)
         rd_kafka_consumer_poll(w->rk, 50); /* paused: serves callbacks only */
@@ -418,7 +430,7 @@ static int wk_shutdown(worker *w, char *err, size_t errlen) {
         log_warn("Final commit failed: %s", rd_kafka_err2str(cerr));
     /* Hand the products over before leaving the group, so the next owner
      * does not wait for lease expiry. */
-    dispatcher_release_idle(w->disp, w->drain_timeout_ms);
+    dispatcher_release_idle(w->disp, wk_left_ms(end, WK_RELEASE_FLOOR_MS));
     rd_kafka_consumer_close(w->rk);
     log_info("Left consumer group");
     return rc;
