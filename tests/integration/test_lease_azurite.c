@@ -123,6 +123,29 @@ static void test_lease_release_then_acquire_by_other(void **state)
     lease_manager_free(b);
 }
 
+static void test_lease_infinite_lease_is_never_scheduled(void **state)
+{
+    lt_env *env = *state;
+    lease_manager *m = lt_manager(env, 15, "owner-a");
+    lease_acquire_options ao;
+    memset(&ao, 0, sizeof(ao));
+    ao.duration_s = -1;
+    lease *l = NULL;
+    lease_error err;
+    assert_int_equal(lease_try_acquire(m, "forever", &ao, &l, &err), LEASE_OK);
+    assert_true(lease_expiry_ms(l) == INT64_MAX);
+    assert_true(lease_remaining_ms(l) == INT64_MAX);
+    assert_true(lease_is_held(l));
+    assert_int_equal(lease_renew(l, &err), LEASE_OK); /* a manual renew still works */
+    assert_int_equal(lease_renewal_count(l), 1);
+    assert_int_equal(lease_write(l, "x", 1, "text/plain", NULL, &err), LEASE_OK);
+    lease_free(l);
+    lease_status st;
+    assert_int_equal(lease_get_status(m, "forever", NULL, &st, &err), LEASE_OK);
+    assert_int_equal(st.leased, 0);
+    lease_manager_free(m);
+}
+
 /* ---- acquire with timeout -------------------------------------------------- */
 
 typedef struct delayed_release {
@@ -401,6 +424,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lease_try_acquire_two_managers_one_wins, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_lease_release_then_acquire_by_other, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_lease_infinite_lease_is_never_scheduled, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_lease_acquire_times_out_then_succeeds_after_release,
                                         setup, teardown),

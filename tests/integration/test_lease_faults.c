@@ -84,11 +84,35 @@ static void test_lease_renew_retries_transient_failures(void **state)
     lt_env_cleanup(&down_env);
 }
 
+static void test_lease_acquire_retries_transient_failures(void **state)
+{
+    (void)state;
+    lt_env env;
+    lt_env_init(&env, "acq");
+    lease_manager *m = lt_manager(&env, 15, "acq-owner");
+    lease *l = NULL;
+    lease_error err;
+    /* Create the lock blob first so the faults hit the lease requests. */
+    assert_int_equal(lease_try_acquire(m, "retry", NULL, &l, &err), LEASE_OK);
+    lease_free(l);
+    blob_client_inject_fault(env.client, BLOB_FAULT_CONNECT, 2);
+    assert_int_equal(lease_try_acquire(m, "retry", NULL, &l, &err), LEASE_ERR_STORAGE);
+    assert_int_equal(err.storage.code, BLOB_ERR_TRANSIENT);
+    assert_null(l);
+    /* One fault left: lease_acquire backs off and tries again. */
+    assert_int_equal(lease_acquire(m, "retry", NULL, 10000, &l, &err), LEASE_OK);
+    assert_int_equal(lease_epoch(l), 2);
+    lease_free(l);
+    lease_manager_free(m);
+    lt_env_cleanup(&env);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lease_renew_retries_transient_failures),
+        cmocka_unit_test(test_lease_acquire_retries_transient_failures),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
