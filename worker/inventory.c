@@ -181,8 +181,11 @@ static int inventory_record_offset(inv_state *st, const inventory_source *src) {
 }
 
 /* Re-emission for a client retry: the pending copy if the original is
- * still in the outbox, else the ledger's outcome with current quantities
- * (the original reason text is not kept in the ledger). */
+ * still in the outbox, else the original rebuilt from its ledger entry
+ * (same eventId, type, reason, reservation, customer, quantity, expiry and
+ * message); epoch, timestamp and the product quantities are those of this
+ * re-emission. An entry from a blob written before the ledger kept the
+ * outcome's fields falls back to the command's fields and a generic text. */
 static void inventory_rebuild_duplicate(const inv_state *st, const inv_ledger_entry *le,
                                         const inv_command *cmd, uint64_t epoch, int64_t now_ms,
                                         inv_event *ev) {
@@ -194,16 +197,25 @@ static void inventory_rebuild_duplicate(const inv_state *st, const inv_ledger_en
     }
     inventory_event_start(ev, cmd, le->outcome, epoch, now_ms);
     snprintf(ev->event_id, sizeof(ev->event_id), "%s", le->event_id);
-    if (le->outcome == INV_EV_RESERVATION_CREATED) {
-        inventory_reservation_id(cmd->command_id, ev->reservation_id);
-        inv_reservation *r = inv_state_find_reservation((inv_state *)st, ev->reservation_id);
-        if (r)
-            ev->expires_at_ms = r->expires_at_ms;
+    if (le->message[0] != '\0') {
+        snprintf(ev->reason, sizeof(ev->reason), "%s", le->reason);
+        snprintf(ev->reservation_id, sizeof(ev->reservation_id), "%s", le->reservation_id);
+        snprintf(ev->customer_id, sizeof(ev->customer_id), "%s", le->customer_id);
+        ev->quantity = le->quantity;
+        ev->expires_at_ms = le->expires_at_ms;
+        snprintf(ev->message, sizeof(ev->message), "%s", le->message);
+    } else {
+        if (le->outcome == INV_EV_RESERVATION_CREATED) {
+            inventory_reservation_id(cmd->command_id, ev->reservation_id);
+            inv_reservation *r = inv_state_find_reservation((inv_state *)st, ev->reservation_id);
+            if (r)
+                ev->expires_at_ms = r->expires_at_ms;
+        }
+        if (inv_event_type_is_rejection(le->outcome))
+            inventory_reject(ev, "duplicate_command", "Duplicate command: outcome already emitted");
+        else
+            snprintf(ev->message, sizeof(ev->message), "Duplicate command: outcome already applied");
     }
-    if (inv_event_type_is_rejection(le->outcome))
-        inventory_reject(ev, "duplicate_command", "Duplicate command: outcome already emitted");
-    else
-        snprintf(ev->message, sizeof(ev->message), "Duplicate command: outcome already applied");
     ev->total = st->total;
     ev->available = st->available;
     ev->reserved = st->reserved;
@@ -252,7 +264,7 @@ inventory_result inventory_apply(inv_state *st, int *exists, const inv_command *
     ev.total = st->total;
     ev.available = st->available;
     ev.reserved = st->reserved;
-    if (inv_state_ledger_add(st, ev.command_id, ev.type, ev.event_id, now_ms) < 0 ||
+    if (inv_state_ledger_add(st, &ev, now_ms) < 0 ||
         inventory_record_offset(st, src) != 0 || inv_state_outbox_add(st, &ev) < 0)
         return INVENTORY_ERR_NOMEM;
     st->updated_at_ms = now_ms;

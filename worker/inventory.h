@@ -29,8 +29,9 @@
  *   replay; its outcome was already published or is in the outbox, so
  *   nothing changes and nothing is emitted (INVENTORY_REPLAY).
  * - command id in the ledger: a client retry; the outcome is re-emitted with
- *   the same eventId (the pending outbox copy if any, else rebuilt from the
- *   ledger entry with the current quantities) and nothing else changes
+ *   the same eventId (the pending outbox copy if any, else the original
+ *   rebuilt from the ledger entry, with the current epoch, time and
+ *   quantities) and nothing else changes
  *   (INVENTORY_DUPLICATE). The ledger keeps the last INV_LEDGER_MAX command
  *   ids of the product: that is the documented duplicate window.
  */

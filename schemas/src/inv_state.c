@@ -82,8 +82,17 @@ static int inv_state_ledger_item(const invj_ctx *c, json_t *e, void *item)
         return -1;
     if (inv_event_type_parse(outcome, &l->outcome) < 0)
         return invj_fail(c, "outcome", "unknown event type '%s'", outcome);
+    /* The outcome's own fields are optional: absent in blobs written before
+     * they were kept, and each absent when the event has none. */
     if (invj_get_str(c, e, "eventId", 1, INVJ_ID, l->event_id, sizeof l->event_id) < 0 ||
-        invj_get_i64(c, e, "appliedAtMs", 1, &l->applied_at_ms) < 0)
+        invj_get_i64(c, e, "appliedAtMs", 1, &l->applied_at_ms) < 0 ||
+        invj_get_str(c, e, "reason", 0, INVJ_REASON, l->reason, sizeof l->reason) < 0 ||
+        invj_get_str(c, e, "reservationId", 0, INVJ_ID, l->reservation_id,
+                     sizeof l->reservation_id) < 0 ||
+        invj_get_str(c, e, "customerId", 0, INVJ_ID, l->customer_id, sizeof l->customer_id) < 0 ||
+        invj_get_int(c, e, "quantity", 0, 0, INV_MAX_QUANTITY, &l->quantity) < 0 ||
+        invj_get_i64(c, e, "expiresAtMs", 0, &l->expires_at_ms) < 0 ||
+        invj_get_str(c, e, "message", 0, INVJ_TEXT, l->message, sizeof l->message) < 0)
         return -1;
     return 0;
 }
@@ -215,6 +224,12 @@ static json_t *inv_state_ledger_json(const inv_ledger_entry *l)
     bad |= invj_put_str(o, "outcome", inv_event_type_name(l->outcome));
     bad |= invj_put_str(o, "eventId", l->event_id);
     bad |= invj_put_int(o, "appliedAtMs", l->applied_at_ms);
+    bad |= invj_put_opt_str(o, "reason", l->reason);
+    bad |= invj_put_opt_str(o, "reservationId", l->reservation_id);
+    bad |= invj_put_opt_str(o, "customerId", l->customer_id);
+    bad |= invj_put_opt_int(o, "quantity", l->quantity);
+    bad |= invj_put_opt_int(o, "expiresAtMs", l->expires_at_ms);
+    bad |= invj_put_opt_str(o, "message", l->message);
     return invj_built(o, bad);
 }
 

@@ -60,10 +60,9 @@ const inv_ledger_entry *inv_state_ledger_find(const inv_state *st, const char *c
     return NULL;
 }
 
-int inv_state_ledger_add(inv_state *st, const char *command_id, inv_event_type outcome,
-                         const char *event_id, int64_t applied_at_ms)
+int inv_state_ledger_add(inv_state *st, const inv_event *outcome, int64_t applied_at_ms)
 {
-    if (inv_state_ledger_find(st, command_id))
+    if (inv_state_ledger_find(st, outcome->command_id))
         return 1;
     if (st->n_ledger >= INV_LEDGER_MAX)
         inv_state_erase(st->ledger, &st->n_ledger, 0, sizeof *st->ledger);
@@ -71,10 +70,16 @@ int inv_state_ledger_add(inv_state *st, const char *command_id, inv_event_type o
         return -1;
     inv_ledger_entry *l = &st->ledger[st->n_ledger++];
     memset(l, 0, sizeof *l);
-    snprintf(l->command_id, sizeof l->command_id, "%s", command_id);
-    l->outcome = outcome;
-    snprintf(l->event_id, sizeof l->event_id, "%s", event_id);
+    snprintf(l->command_id, sizeof l->command_id, "%s", outcome->command_id);
+    l->outcome = outcome->type;
+    snprintf(l->event_id, sizeof l->event_id, "%s", outcome->event_id);
     l->applied_at_ms = applied_at_ms;
+    snprintf(l->reason, sizeof l->reason, "%s", outcome->reason);
+    snprintf(l->reservation_id, sizeof l->reservation_id, "%s", outcome->reservation_id);
+    snprintf(l->customer_id, sizeof l->customer_id, "%s", outcome->customer_id);
+    l->quantity = outcome->quantity;
+    l->expires_at_ms = outcome->expires_at_ms;
+    snprintf(l->message, sizeof l->message, "%s", outcome->message);
     return 0;
 }
 

@@ -74,7 +74,7 @@ static int emit_events_and_state(void)
         inv_event ev = make_event((inv_event_type)t);
         rc |= emit("event", inv_event_encode(&ev));
         if (inv_state_outbox_add(&st, &ev) < 0 ||
-            inv_state_ledger_add(&st, ev.command_id, ev.type, ev.event_id, ev.timestamp_ms) < 0)
+            inv_state_ledger_add(&st, &ev, ev.timestamp_ms) < 0)
             rc = -1;
     }
     inv_reservation r = {.quantity = 5, .created_at_ms = 1764300000123LL, .expires_at_ms = 1764301800123LL};

@@ -300,6 +300,45 @@ static void test_inventory_apply_duplicate_command_same_event(void **state) {
     assert_int_equal(f->st.n_reservations, 1);
 }
 
+/* A re-emission equals the original but for the time and the quantities,
+ * and is a valid event. */
+static void assert_same_outcome(const inv_event *a, const inv_event *b) {
+    char *json = inv_event_encode(a), err[256];
+    assert_non_null(json);
+    inv_event back;
+    assert_int_equal(inv_event_decode(json, strlen(json), &back, err, sizeof(err)), 0);
+    free(json);
+    assert_string_equal(a->event_id, b->event_id);
+    assert_int_equal(a->type, b->type);
+    assert_string_equal(a->command_id, b->command_id);
+    assert_string_equal(a->product_id, b->product_id);
+    assert_string_equal(a->reason, b->reason);
+    assert_string_equal(a->customer_id, b->customer_id);
+    assert_string_equal(a->reservation_id, b->reservation_id);
+    assert_int_equal(a->quantity, b->quantity);
+    assert_int_equal(a->expires_at_ms, b->expires_at_ms);
+    assert_string_equal(a->message, b->message);
+    assert_int_equal(a->epoch, b->epoch);
+}
+
+static void test_inventory_apply_duplicate_release_rebuilt_exactly(void **state) {
+    fixture *f = *state;
+    restock(f, "s-1", 10);
+    inv_command res = make_cmd(INV_CMD_RESERVE, "r-1", 4, "CUST-1", NULL);
+    inv_event created, first, dup;
+    apply_at(f, &res, 0, &created);
+    /* By reservation id: the command names no customer, the event must. */
+    inv_command rel = make_cmd(INV_CMD_RELEASE, "rel-1", 0, NULL, created.reservation_id);
+    assert_int_equal(apply_at(f, &rel, 5, &first), INVENTORY_APPLIED);
+    f->st.n_outbox = 0;
+    restock(f, "s-2", 3);
+    assert_int_equal(apply_at(f, &rel, 50, &dup), INVENTORY_DUPLICATE);
+    assert_same_outcome(&dup, &first);
+    assert_string_equal(dup.customer_id, "CUST-1");
+    assert_int_equal(dup.quantity, 4);
+    assert_int_equal(dup.available, 13);
+}
+
 static void test_inventory_apply_duplicate_rejection_keeps_type(void **state) {
     fixture *f = *state;
     restock(f, "s-1", 1);
@@ -310,7 +349,8 @@ static void test_inventory_apply_duplicate_rejection_keeps_type(void **state) {
     restock(f, "s-2", 10); /* now it would succeed, but it is a retry */
     assert_int_equal(apply_at(f, &c, 0, &dup), INVENTORY_DUPLICATE);
     assert_int_equal(dup.type, INV_EV_RESERVATION_REJECTED);
-    assert_string_equal(dup.event_id, first.event_id);
+    assert_string_equal(dup.reason, "insufficient_stock");
+    assert_same_outcome(&dup, &first);
     assert_int_equal(f->st.available, 11);
     assert_int_equal(f->st.n_reservations, 0);
 }
@@ -382,6 +422,7 @@ int main(void) {
         T(test_inventory_apply_duplicate_command_same_event),
         T(test_inventory_apply_duplicate_rejection_keeps_type),
         T(test_inventory_apply_ledger_bounded),
+        T(test_inventory_apply_duplicate_release_rebuilt_exactly),
         T(test_inventory_apply_restock_over_limit_rejected),
         T(test_inventory_apply_state_roundtrip_keeps_dedupe),
 #undef T

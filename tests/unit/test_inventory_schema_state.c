@@ -46,11 +46,18 @@ static void build_state(inv_state *st, size_t n)
     }
     st->available = 123456789012LL;
     st->total = st->available + st->reserved;
+    /* Every ledger field in use: releases with a reservation and an
+     * expiry, and every third a rejection with a reason. */
     for (size_t i = 0; i < INV_LEDGER_MAX; i++) {
-        char id[32], ev[INV_ID_MAX + 1];
-        snprintf(id, sizeof id, "cmd-%zu", i);
-        inv_event_id(id, INV_EV_STOCK_RESTOCKED, ev);
-        assert_int_equal(inv_state_ledger_add(st, id, INV_EV_STOCK_RESTOCKED, ev, (int64_t)i), 0);
+        inv_event ev = make_event(i);
+        snprintf(ev.reservation_id, sizeof ev.reservation_id, "res-%zu", i);
+        ev.expires_at_ms = 1700000001000LL + (int64_t)i;
+        if (i % 3 == 0) {
+            ev.type = INV_EV_RELEASE_REJECTED;
+            inv_event_id(ev.command_id, ev.type, ev.event_id);
+            strcpy(ev.reason, "unknown_reservation");
+        }
+        assert_int_equal(inv_state_ledger_add(st, &ev, (int64_t)i), 0);
     }
     assert_int_equal(inv_state_offset_set(st, "inventory.reservations", 3, 42), 0);
     assert_int_equal(inv_state_offset_set(st, "inventory.releases", 0, 0), 0);
@@ -229,9 +236,10 @@ static void test_inv_state_ledger_add_evicts_oldest(void **state)
     inv_state st;
     inv_state_init(&st, "P");
     for (size_t i = 0; i < INV_LEDGER_MAX + 2; i++) {
-        char id[32];
-        snprintf(id, sizeof id, "cmd-%zu", i);
-        assert_int_equal(inv_state_ledger_add(&st, id, INV_EV_RESERVATION_CREATED, "ev", (int64_t)i), 0);
+        inv_event ev = make_event(i);
+        ev.type = INV_EV_RESERVATION_CREATED;
+        strcpy(ev.event_id, "ev");
+        assert_int_equal(inv_state_ledger_add(&st, &ev, (int64_t)i), 0);
     }
     assert_int_equal(st.n_ledger, INV_LEDGER_MAX);
     assert_string_equal(st.ledger[0].command_id, "cmd-2");
@@ -243,7 +251,12 @@ static void test_inv_state_ledger_add_evicts_oldest(void **state)
     assert_int_equal(l->applied_at_ms, 100);
     assert_int_equal(l->outcome, INV_EV_RESERVATION_CREATED);
     assert_string_equal(l->event_id, "ev");
-    assert_int_equal(inv_state_ledger_add(&st, "cmd-100", INV_EV_RESERVATION_REJECTED, "other", 1), 1);
+    assert_string_equal(l->customer_id, "cust-1");
+    assert_int_equal(l->quantity, 2);
+    assert_string_equal(l->message, "Released 2 units");
+    inv_event again = make_event(100);
+    again.type = INV_EV_RESERVATION_REJECTED;
+    assert_int_equal(inv_state_ledger_add(&st, &again, 1), 1);
     assert_int_equal(inv_state_ledger_find(&st, "cmd-100")->outcome, INV_EV_RESERVATION_CREATED);
     inv_state_clear(&st);
 }

@@ -138,6 +138,15 @@ typedef struct inv_ledger_entry {
     inv_event_type outcome;            /* type of the event it produced */
     char event_id[INV_ID_MAX + 1];
     int64_t applied_at_ms;
+    /* The outcome's own fields, so a client retry re-emits the same event
+     * after the original left the outbox. Blobs written before these were
+     * kept decode them as "" / 0. */
+    char reason[64];
+    char reservation_id[INV_ID_MAX + 1];
+    char customer_id[INV_ID_MAX + 1];
+    long long quantity;
+    int64_t expires_at_ms;
+    char message[256];
 } inv_ledger_entry;
 
 #define INV_LEDGER_MAX 256 /* documented duplicate window: last 256 commands per product */
@@ -174,9 +183,10 @@ int inv_state_add_reservation(inv_state *st, const inv_reservation *r);
 int inv_state_remove_reservation(inv_state *st, const char *reservation_id);
 
 const inv_ledger_entry *inv_state_ledger_find(const inv_state *st, const char *command_id);
-/* Appends; beyond INV_LEDGER_MAX entries the oldest is evicted. */
-int inv_state_ledger_add(inv_state *st, const char *command_id, inv_event_type outcome,
-                         const char *event_id, int64_t applied_at_ms);
+/* Appends the outcome event's command id, type, id and own fields (not the
+ * product quantities, epoch or timestamp); beyond INV_LEDGER_MAX entries
+ * the oldest is evicted. */
+int inv_state_ledger_add(inv_state *st, const inv_event *outcome, int64_t applied_at_ms);
 
 /* Highest applied offset of topic/partition, -1 if none recorded. */
 int64_t inv_state_offset_get(const inv_state *st, const char *topic, int32_t partition);
