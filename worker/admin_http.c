@@ -163,7 +163,10 @@ static void admin_inventory_from_storage(admin_http *a, const char *product_id, 
     size_t len = 0;
     blob_error be;
     blob_code rc = blob_get(a->blob, a->container, blob_name, NULL, &data, &len, NULL, &be);
-    if (rc == BLOB_ERR_NOT_FOUND) {
+    /* An empty blob is a product that never came to be: a restock creates
+     * the blob before its first state write, and may be abandoned between. */
+    if (rc == BLOB_ERR_NOT_FOUND || (rc == BLOB_OK && len == 0)) {
+        free(data);
         snprintf(msg, sizeof(msg), "product %s not found", product_id);
         admin_reply_error_json(r, MHD_HTTP_NOT_FOUND, msg);
         return;

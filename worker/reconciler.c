@@ -269,8 +269,13 @@ static int sweep_product(const char *name, void *opaque) {
     size_t len = 0;
     blob_error be;
     blob_code rc = blob_get(r->blob, r->container, name, NULL, &data, &len, NULL, &be);
-    if (rc == BLOB_ERR_NOT_FOUND)
-        return 0; /* deleted since the listing */
+    /* Deleted since the listing, or empty: a product that never came to be
+     * (a restock creates the blob before its first state write, and may be
+     * abandoned between); neither has reservations to expire. */
+    if (rc == BLOB_ERR_NOT_FOUND || (rc == BLOB_OK && len == 0)) {
+        free(data);
+        return 0;
+    }
     if (rc != BLOB_OK) {
         sweep_error(ctx, "%s", be.message);
         return 0;

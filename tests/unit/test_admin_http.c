@@ -56,6 +56,11 @@ blob_code __wrap_blob_get(blob_client *c, const char *container, const char *nam
         *len = *data ? strlen(*data) : 0;
         return *data ? BLOB_OK : BLOB_ERR_NOMEM;
     }
+    if (strcmp(name, "EMPTY.json") == 0) { /* a restock abandoned after creating the blob */
+        *data = strdup("");
+        *len = 0;
+        return *data ? BLOB_OK : BLOB_ERR_NOMEM;
+    }
     if (strcmp(name, "BROKEN.json") == 0) {
         *data = strdup("{\"not\":\"a state\"}");
         *len = strlen(*data);
@@ -255,6 +260,12 @@ static void test_admin_inventory_unknown_product_404(void **state) {
                     "{\"error\":\"product PROD-404 not found\"}");
 }
 
+static void test_admin_inventory_empty_blob_404(void **state) {
+    fixture *fx = *state;
+    assert_response(fx, "GET", "/api/inventory/EMPTY", 404, JSON,
+                    "{\"error\":\"product EMPTY not found\"}");
+}
+
 static void test_admin_inventory_invalid_product_400(void **state) {
     fixture *fx = *state;
     const char *expected =
@@ -361,6 +372,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_admin_inventory_reads_state_blob, setup_storage,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_admin_inventory_unknown_product_404, setup_storage,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_admin_inventory_empty_blob_404, setup_storage,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_admin_inventory_invalid_product_400, setup_storage,
                                         teardown),

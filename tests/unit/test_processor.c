@@ -315,6 +315,27 @@ static void test_processor_process_unknown_product_not_created(void **state) {
     free_items(items, 2);
 }
 
+/* A restock abandoned right after creating the blob leaves it empty: the
+ * product still does not exist, and nothing brings it into being but a
+ * restock. */
+static void test_processor_process_empty_blob_is_unknown_product(void **state) {
+    fixture *f = *state;
+    W.blob = strdup("");
+    work_item *items[2] = {item(f, INV_CMD_RESERVE, "r1", 1, "C"),
+                           item(f, INV_CMD_RELEASE, "x1", 1, "C")};
+    int retry;
+    assert_int_equal(run_batch(f, items, 2, &retry), 2);
+    assert_string_equal(W.blob, "");
+    assert_int_equal(W.writes, 0);
+    assert_int_equal(W.n_published, 2);
+    assert_int_equal(W.published[0].type, INV_EV_RESERVATION_REJECTED);
+    assert_string_equal(W.published[0].reason, "unknown_product");
+    assert_int_equal(W.published[1].type, INV_EV_RELEASE_REJECTED);
+    assert_string_equal(W.published[1].reason, "unknown_product");
+    assert_int_equal(offset_tracker_position(f->tracker, "inventory.reservations", 0), 2);
+    free_items(items, 2);
+}
+
 static void test_processor_process_lost_lease_abandons_then_applies_once(void **state) {
     fixture *f = *state;
     work_item *first[1] = {item(f, INV_CMD_RESTOCK, "s1", 50, NULL)};
@@ -465,6 +486,7 @@ int main(void) {
         T(test_processor_process_group_commit_one_write),
         T(test_processor_process_held_elsewhere_retries),
         T(test_processor_process_unknown_product_not_created),
+        T(test_processor_process_empty_blob_is_unknown_product),
         T(test_processor_process_lost_lease_abandons_then_applies_once),
         T(test_processor_process_lost_callback_before_write),
         T(test_processor_process_publish_failure_keeps_outbox),

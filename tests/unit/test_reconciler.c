@@ -202,6 +202,7 @@ static void test_reconciler_sweep_once_publishes_only_expired(void **state) {
     fake_add_raw("notes.txt", "not a product");
     fake_add_product("PROD-B.json", "PROD-B", b_ids, b_exp, 1);
     fake_add_product("PROD-C.json", "PROD-C", NULL, NULL, 0);
+    fake_add_raw("PROD-EMPTY.json", ""); /* restock abandoned after creating the blob */
 
     reconciler *r = new_reconciler(fx, 0);
     reconciler_sweep_stats st;
