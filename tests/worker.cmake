@@ -7,6 +7,10 @@ if(TARGET leasehold_worker_core)
   endforeach()
   target_compile_definitions(test_worker_config PRIVATE
     LEASEHOLD_CONFIG_DOC="${PROJECT_SOURCE_DIR}/docs/configuration.md")
+  # The publisher against a bootstrap address nothing listens on.
+  leasehold_test(NAME test_publisher LABEL unit
+    SOURCES unit/test_publisher.c ${PROJECT_SOURCE_DIR}/worker/publisher.c
+    LIBS leasehold_worker_core PkgConfig::RDKAFKA)
 endif()
 
 # Integration: tests/integration/test_worker_pipeline.py drives real workers
@@ -22,7 +26,7 @@ endif()
 
 # The processor against a fake lease engine and publisher (link-time wraps).
 if(TARGET leasehold_worker_core)
-  set(PROCESSOR_WRAPS lease_try_acquire lease_read lease_write lease_release lease_free lease_id
+  set(PROCESSOR_WRAPS lease_try_acquire lease_read lease_write lease_release lease_free lease_abandon lease_id
       lease_name lease_is_held lease_epoch lease_expiry_ms lease_renewal_count
       lease_loss_reason_name publisher_send_events)
   leasehold_test(NAME test_processor LABEL unit

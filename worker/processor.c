@@ -46,6 +46,7 @@ struct processor {
     processor_options opts;
     char *container;
     atomic_int storage_ok;
+    atomic_int abandoned; /* processor_abandon */
     pthread_mutex_t mu;
     product *held; /* products holding a lease */
 };
@@ -145,18 +146,24 @@ static void proc_held_remove(product *pr) {
 }
 
 /* Gives up the lease handle (releasing it on the server when still held)
- * and the cached state. */
+ * and the cached state. Once abandoned, without any request. */
 static void proc_drop_lease(product *pr, int release) {
     if (pr->lease == NULL)
         return;
     proc_held_remove(pr);
-    if (release && lease_is_held(pr->lease)) {
-        log_info("Releasing lease %s for product %s", lease_id(pr->lease), pr->id);
-        lease_error err;
-        if (lease_release(pr->lease, &err) != LEASE_OK)
-            log_warn("Release of lease for product %s failed: %s", pr->id, err.message);
+    if (atomic_load(&pr->proc->abandoned)) {
+        log_info("Leaving lease %s for product %s to expire (shutdown gave up)",
+                 lease_id(pr->lease), pr->id);
+        lease_abandon(pr->lease);
+    } else {
+        if (release && lease_is_held(pr->lease)) {
+            log_info("Releasing lease %s for product %s", lease_id(pr->lease), pr->id);
+            lease_error err;
+            if (lease_release(pr->lease, &err) != LEASE_OK)
+                log_warn("Release of lease for product %s failed: %s", pr->id, err.message);
+        }
+        lease_free(pr->lease);
     }
-    lease_free(pr->lease);
     pr->lease = NULL;
     atomic_store(&pr->lost, 0);
     proc_forget_state(pr);
@@ -243,10 +250,15 @@ static int proc_load_state(product *pr) {
 }
 
 /* Fenced write of the state. 0, or -1 (the caller retries; on a lost lease
- * the lease and the cached state are already dropped). */
+ * the lease and the cached state are already dropped; once abandoned the
+ * cached state is, and nothing is written). */
 static int proc_write_state(product *pr) {
     if (atomic_load(&pr->lost)) {
         proc_drop_lease(pr, 0);
+        return -1;
+    }
+    if (atomic_load(&pr->proc->abandoned)) {
+        proc_forget_state(pr);
         return -1;
     }
     pr->state.updated_at_ms = worker_time_wall_ms();
@@ -364,6 +376,10 @@ static size_t proc_reject_unknown(product *pr, void *const *items, size_t n, con
 
 static size_t proc_run(product *pr, void *const *items, size_t n, const char **outcomes,
                        int *retry_ms) {
+    if (atomic_load(&pr->proc->abandoned)) {
+        *retry_ms = proc_backoff(pr);
+        return 0;
+    }
     if (pr->lease && (atomic_load(&pr->lost) || !lease_is_held(pr->lease)))
         proc_drop_lease(pr, 0);
     if (pr->lease == NULL) {
@@ -468,6 +484,7 @@ processor *processor_new(const processor_options *opts) {
     }
     p->opts.container = p->container;
     atomic_init(&p->storage_ok, 1);
+    atomic_init(&p->abandoned, 0);
     pthread_mutex_init(&p->mu, NULL);
     return p;
 }
@@ -483,6 +500,10 @@ void processor_free(processor *p) {
 dispatcher_ops processor_dispatcher_ops(processor *p) {
     dispatcher_ops ops = {proc_process, proc_idle, proc_free_item, p};
     return ops;
+}
+
+void processor_abandon(processor *p) {
+    atomic_store(&p->abandoned, 1);
 }
 
 int processor_storage_healthy(processor *p) {

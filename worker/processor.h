@@ -65,6 +65,14 @@ void processor_free(processor *p);
 /* The dispatcher callbacks bound to `p`. */
 dispatcher_ops processor_dispatcher_ops(processor *p);
 
+/* For the end of a shutdown drain (safe because nothing unfinished had its
+ * offset stored: those commands are consumed again): from now on a batch
+ * gives up before its next storage or publish step, and releasing a
+ * product frees its lease handle without a request (the lease expires on
+ * the server; a dirty outbox is republished by the next owner). A storage
+ * request already in flight still runs to its own timeout. */
+void processor_abandon(processor *p);
+
 /* 0 after a storage failure until the next storage success. */
 int processor_storage_healthy(processor *p);
 

@@ -2,7 +2,8 @@
  * (see publisher.h).
  *
  * Every message carries a small heap "ticket" as its opaque: for events it
- * points at the waiting batch (a counter with a condition variable), for
+ * points at the sender's batch (a counter under the publisher's mutex; a
+ * sender abandoned at shutdown leaves the batch to its last report), for
  * dead letters it holds a copy of the record so a failed delivery can be
  * produced again from the delivery-report callback. The polling thread calls
  * rd_kafka_poll() in a loop, which is where delivery reports run.
@@ -18,10 +19,14 @@
 
 #include "log.h"
 
+#define PUB_PURGE_REPORTS_MS 1000 /* serving the purge's reports at close is local work */
+
+/* One publisher_send_events call. Heap-allocated and guarded by the
+ * publisher's `mu`: a waiter that gives up (publisher_abandon) leaves it to
+ * the last delivery report to free. */
 typedef struct pub_batch {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    size_t remaining;
+    size_t remaining; /* delivery reports still due */
+    int waiting;      /* the sender still waits for them */
     int failed;
     char error[256];
 } pub_batch;
@@ -40,7 +45,16 @@ struct publisher {
     pthread_t poller;
     atomic_int stop;
     atomic_int healthy;
+    pthread_mutex_t mu; /* every pub_batch */
+    pthread_cond_t cv;  /* a batch's last report arrived, or abandoned */
+    int abandoned;
 };
+
+/* Frees `b` once nobody needs it any more; called with p->mu held. */
+static void pub_batch_release(pub_batch *b) {
+    if (b->remaining == 0 && !b->waiting)
+        free(b);
+}
 
 static int pub_produce_dead_letter(publisher *p, pub_ticket *t) {
     rd_kafka_resp_err_t rc = rd_kafka_producev(
@@ -63,15 +77,16 @@ static void pub_delivery_report(rd_kafka_t *rk, const rd_kafka_message_t *m, voi
     atomic_store(&p->healthy, m->err == RD_KAFKA_RESP_ERR_NO_ERROR);
     if (t->batch) {
         pub_batch *b = t->batch;
-        pthread_mutex_lock(&b->mu);
+        pthread_mutex_lock(&p->mu);
         if (m->err && !b->failed) {
             b->failed = 1;
             snprintf(b->error, sizeof(b->error), "deliver event to %s: %s",
                      rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
         }
         if (--b->remaining == 0)
-            pthread_cond_broadcast(&b->cv);
-        pthread_mutex_unlock(&b->mu);
+            pthread_cond_broadcast(&p->cv);
+        pub_batch_release(b);
+        pthread_mutex_unlock(&p->mu);
         free(t);
         return;
     }
@@ -112,6 +127,8 @@ publisher *publisher_new(const publisher_options *opts, char *err, size_t errlen
         return NULL;
     }
     atomic_init(&p->healthy, 1);
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
     p->events_topic = strdup(opts->events_topic);
     p->dlq_topic = strdup(opts->dlq_topic);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -145,6 +162,8 @@ publisher *publisher_new(const publisher_options *opts, char *err, size_t errlen
 err:
     free(p->events_topic);
     free(p->dlq_topic);
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
     free(p);
     return NULL;
 }
@@ -155,22 +174,43 @@ void publisher_free(publisher *p, int timeout_ms) {
     rd_kafka_flush(p->rk, timeout_ms); /* serves delivery reports itself */
     atomic_store(&p->stop, 1);
     pthread_join(p->poller, NULL);
-    if (rd_kafka_outq_len(p->rk) > 0)
+    if (rd_kafka_outq_len(p->rk) > 0) {
         log_warn("producer closing with %d undelivered messages", rd_kafka_outq_len(p->rk));
-    rd_kafka_destroy(p->rk); /* purges what is left; its tickets' owners replay */
+        /* Their owners replay them (offsets not stored). Purged messages get
+         * a failed report, which frees their tickets (and an abandoned
+         * batch); a dead letter is not sent again once `stop` is set. */
+        rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_flush(p->rk, PUB_PURGE_REPORTS_MS);
+    }
+    rd_kafka_destroy(p->rk);
     free(p->events_topic);
     free(p->dlq_topic);
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
     free(p);
+}
+
+void publisher_abandon(publisher *p) {
+    pthread_mutex_lock(&p->mu);
+    p->abandoned = 1;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
 }
 
 int publisher_send_events(publisher *p, const inv_event *events, size_t n, char *err,
                           size_t errlen) {
     if (n == 0)
         return 0;
-    pub_batch b;
-    memset(&b, 0, sizeof(b));
-    pthread_mutex_init(&b.mu, NULL);
-    pthread_cond_init(&b.cv, NULL);
+    pthread_mutex_lock(&p->mu);
+    int abandoned = p->abandoned;
+    pthread_mutex_unlock(&p->mu);
+    pub_batch *b = abandoned ? NULL : calloc(1, sizeof(*b));
+    if (b == NULL) {
+        snprintf(err, errlen, "publish %zu events: %s", n,
+                 abandoned ? "abandoned at shutdown" : "out of memory");
+        return -1;
+    }
+    b->waiting = 1;
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
         char *json = inv_event_encode(&events[i]);
@@ -182,10 +222,10 @@ int publisher_send_events(publisher *p, const inv_event *events, size_t n, char 
             rc = -1;
             break;
         }
-        t->batch = &b;
-        pthread_mutex_lock(&b.mu);
-        b.remaining++;
-        pthread_mutex_unlock(&b.mu);
+        t->batch = b;
+        pthread_mutex_lock(&p->mu);
+        b->remaining++;
+        pthread_mutex_unlock(&p->mu);
         rd_kafka_resp_err_t perr = rd_kafka_producev(
             p->rk, RD_KAFKA_V_TOPIC(p->events_topic),
             RD_KAFKA_V_KEY(events[i].product_id, strlen(events[i].product_id)),
@@ -194,9 +234,9 @@ int publisher_send_events(publisher *p, const inv_event *events, size_t n, char 
         if (perr != RD_KAFKA_RESP_ERR_NO_ERROR) {
             free(json);
             free(t);
-            pthread_mutex_lock(&b.mu);
-            b.remaining--;
-            pthread_mutex_unlock(&b.mu);
+            pthread_mutex_lock(&p->mu);
+            b->remaining--;
+            pthread_mutex_unlock(&p->mu);
             atomic_store(&p->healthy, 0);
             snprintf(err, errlen, "produce event to %s: %s", p->events_topic,
                      rd_kafka_err2str(perr));
@@ -204,18 +244,22 @@ int publisher_send_events(publisher *p, const inv_event *events, size_t n, char 
             break;
         }
     }
-    /* Wait for every report we queued, even after an error: the reports
-     * point at `b`, which lives on this stack frame. */
-    pthread_mutex_lock(&b.mu);
-    while (b.remaining > 0)
-        pthread_cond_wait(&b.cv, &b.mu);
-    if (b.failed && rc == 0) {
-        snprintf(err, errlen, "%s", b.error);
+    /* Wait for every report we queued, even after an error, unless the
+     * publisher is abandoned: the batch is then left to its last report. */
+    pthread_mutex_lock(&p->mu);
+    while (b->remaining > 0 && !p->abandoned)
+        pthread_cond_wait(&p->cv, &p->mu);
+    if (rc == 0 && b->remaining > 0) {
+        snprintf(err, errlen, "deliver %zu events to %s: abandoned at shutdown", b->remaining,
+                 p->events_topic);
+        rc = -1;
+    } else if (rc == 0 && b->failed) {
+        snprintf(err, errlen, "%s", b->error);
         rc = -1;
     }
-    pthread_mutex_unlock(&b.mu);
-    pthread_cond_destroy(&b.cv);
-    pthread_mutex_destroy(&b.mu);
+    b->waiting = 0;
+    pub_batch_release(b);
+    pthread_mutex_unlock(&p->mu);
     return rc;
 }
 

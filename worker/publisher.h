@@ -33,6 +33,12 @@ publisher *publisher_new(const publisher_options *opts, char *err, size_t errlen
 /* Flushes (up to timeout_ms), stops the polling thread, frees. NULL is a no-op. */
 void publisher_free(publisher *p, int timeout_ms);
 
+/* Makes every publisher_send_events waiting now, and every later one,
+ * return -1 at once ("abandoned at shutdown") instead of waiting up to the
+ * delivery timeout; the events stay in their owners' outboxes. For the end
+ * of a shutdown drain; there is no way back. */
+void publisher_abandon(publisher *p);
+
 /* 0 when every event was acknowledged; -1 with `err` naming the first
  * failure (already retried by librdkafka up to the delivery timeout). */
 int publisher_send_events(publisher *p, const inv_event *events, size_t n, char *err,

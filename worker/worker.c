@@ -8,7 +8,8 @@
  * enable.auto.offset.store=false). Back-pressure: above worker.max_queued
  * queued commands the assignment is paused, and resumed below half of it.
  *
- * Rebalances (cooperative-sticky, incremental): on assignment the
+ * Rebalances (cooperative-sticky by default, incremental; the eager
+ * strategies of kafka.assignment_strategy also work): on assignment the
  * partitions are tracked and added; on revocation this worker first drains
  * that partition's queued work (bounded by worker.drain_timeout), drops
  * what did not finish (the next owner consumes it again from the stored
@@ -49,6 +50,8 @@ struct worker {
     int64_t drain_timeout_ms;
     size_t max_queued;
     int paused;
+    int64_t shutdown_end; /* monotonic deadline of the SIGTERM drain, 0 before */
+    int assigned_once; /* an assign callback has run (consume loop thread only) */
     atomic_llong kafka_error_at; /* monotonic ms of the last broker-level error, 0 = none since */
     atomic_int stopping;
     atomic_llong loop_tick;
@@ -116,6 +119,7 @@ static void wk_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     rd_kafka_error_t *error = NULL;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         wk_log_partitions("Partitions assigned", parts);
+        w->assigned_once = 1;
         for (int i = 0; i < parts->cnt; i++)
             offset_tracker_assign(w->tracker, parts->elems[i].topic, parts->elems[i].partition);
         if (cooperative)
@@ -297,7 +301,8 @@ static rd_kafka_t *wk_consumer_new(worker *w, const char *worker_id, char *err, 
     if (wk_conf_set(conf, "bootstrap.servers", config_string(cfg, "kafka.brokers"), err, errlen) ||
         wk_conf_set(conf, "group.id", config_string(cfg, "kafka.group_id"), err, errlen) ||
         wk_conf_set(conf, "client.id", worker_id, err, errlen) ||
-        wk_conf_set(conf, "partition.assignment.strategy", "cooperative-sticky", err, errlen) ||
+        wk_conf_set(conf, "partition.assignment.strategy",
+                    config_string(cfg, "kafka.assignment_strategy"), err, errlen) ||
         wk_conf_set(conf, "enable.auto.offset.store", "false", err, errlen) ||
         wk_conf_set(conf, "enable.auto.commit", "true", err, errlen) ||
         wk_conf_set(conf, "auto.commit.interval.ms", "1000", err, errlen) ||
@@ -393,7 +398,25 @@ static int wk_subscribe(worker *w, char *err, size_t errlen) {
     return 0;
 }
 
-/* SIGTERM path: stop fetching, drain, commit, release, leave the group. */
+/* Serves rebalance and delivery callbacks during shutdown. Fetching is
+ * paused (an assignment arriving now is paused too); a message already
+ * fetched is dropped unapplied: its offset is never stored, so the next
+ * owner consumes it. */
+static void wk_poll_callbacks(worker *w) {
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(w->rk, 50);
+    if (m)
+        rd_kafka_message_destroy(m);
+}
+
+/* 1 once the group coordinator gave this member an id (JoinGroup). */
+static int wk_joined(worker *w) {
+    char *id = rd_kafka_memberid(w->rk);
+    int joined = id != NULL && id[0] != '\0';
+    if (id)
+        rd_kafka_mem_free(w->rk, id);
+    return joined;
+}
+
 /* Time left until `end`, but at least `floor_ms`. */
 static int64_t wk_left_ms(int64_t end, int64_t floor_ms) {
     int64_t left = end - worker_time_mono_ms();
@@ -409,6 +432,7 @@ static int64_t wk_left_ms(int64_t end, int64_t floor_ms) {
 static int wk_shutdown(worker *w, char *err, size_t errlen) {
     int rc = 0;
     int64_t end = worker_time_mono_ms() + w->drain_timeout_ms;
+    w->shutdown_end = end;
     atomic_store(&w->stopping, 1);
     log_info("Shutting down: draining %zu queued commands", dispatcher_queued(w->disp));
     wk_set_paused(w, 1);
@@ -418,12 +442,17 @@ static int wk_shutdown(worker *w, char *err, size_t errlen) {
                  "consumed again)",
                  dispatcher_queued(w->disp));
         log_warn("%s", err);
+        /* A batch stuck in a delivery or storage timeout gives up now
+         * rather than holding the pool past the deadline: its offsets were
+         * not stored, so its commands replay. */
+        publisher_abandon(w->pub);
+        processor_abandon(w->proc);
         rc = -1;
     }
     /* Dead letters still in flight finish their offsets on delivery. */
     while (offset_tracker_pending(w->tracker, NULL, 0) > dispatcher_queued(w->disp) &&
            worker_time_mono_ms() < end)
-        rd_kafka_consumer_poll(w->rk, 50); /* paused: serves callbacks only */
+        wk_poll_callbacks(w);
     wk_store_offsets(w);
     rd_kafka_resp_err_t cerr = rd_kafka_commit(w->rk, NULL, 0);
     if (cerr && cerr != RD_KAFKA_RESP_ERR__NO_OFFSET)
@@ -431,6 +460,16 @@ static int wk_shutdown(worker *w, char *err, size_t errlen) {
     /* Hand the products over before leaving the group, so the next owner
      * does not wait for lease expiry. */
     dispatcher_release_idle(w->disp, wk_left_ms(end, WK_RELEASE_FLOOR_MS));
+    /* librdkafka < 2.3.0 (issue #4312) aborts in
+     * rd_kafka_sticky_assignor_state_destroy when a cooperative-sticky
+     * consumer is closed after its JoinGroup but before its first
+     * assignment arrived (the assignor state is still NULL). A member that
+     * joined is let finish that first rebalance, within the same deadline;
+     * one that never joined has no assignor and closes at once. */
+    while (!w->assigned_once && wk_joined(w) && worker_time_mono_ms() < end)
+        wk_poll_callbacks(w);
+    if (!w->assigned_once && wk_joined(w))
+        log_warn("Closing the consumer before its first assignment arrived");
     rd_kafka_consumer_close(w->rk);
     log_info("Left consumer group");
     return rc;
@@ -463,7 +502,9 @@ void worker_free(worker *w) {
     dispatcher_free(w->disp); /* releases every lease still held */
     if (w->rk)
         rd_kafka_destroy(w->rk);
-    publisher_free(w->pub, 10000);
+    /* After a shutdown, what is left of its deadline (the events are in
+     * their outboxes, the dead letters' offsets unstored: both replay). */
+    publisher_free(w->pub, w->shutdown_end ? (int)wk_left_ms(w->shutdown_end, 0) : 10000);
     processor_free(w->proc);
     offset_tracker_free(w->tracker);
     free(w);

@@ -37,7 +37,7 @@ typedef struct fake_world {
     char *blob; /* NULL: the product blob does not exist */
     int held_elsewhere;
     uint64_t epoch; /* last epoch handed out */
-    int acquires, creates, reads, writes, releases;
+    int acquires, creates, reads, writes, releases, abandons;
     lease_code next_write;   /* result of the next lease_write */
     lease_code next_acquire; /* LEASE_OK = behave normally */
     int publish_failures;    /* refuse this many publish calls */
@@ -119,6 +119,11 @@ lease_code __wrap_lease_release(lease *l, lease_error *err) {
 }
 
 void __wrap_lease_free(lease *l) {
+    free(l);
+}
+
+void __wrap_lease_abandon(lease *l) {
+    W.abandons++;
     free(l);
 }
 
@@ -336,6 +341,33 @@ static void test_processor_process_empty_blob_is_unknown_product(void **state) {
     free_items(items, 2);
 }
 
+/* The end of a shutdown drain: no further storage or publish step, and the
+ * lease is left to expire rather than released with a request. */
+static void test_processor_abandon_gives_up_before_storage(void **state) {
+    fixture *f = *state;
+    work_item *first[1] = {item(f, INV_CMD_RESTOCK, "s1", 5, NULL)};
+    work_item *items[1] = {item(f, INV_CMD_RESERVE, "r1", 1, "C")};
+    int retry;
+    assert_int_equal(run_batch(f, first, 1, &retry), 1);
+    assert_int_equal(W.writes, 1);
+    processor_abandon(f->proc);
+    assert_int_equal(run_batch(f, items, 1, &retry), 0);
+    assert_true(retry >= 5 && retry <= 100);
+    assert_int_equal(W.acquires, 1);
+    assert_int_equal(W.reads, 1);
+    assert_int_equal(W.writes, 1);
+    assert_int_equal(W.n_published, 1);
+    assert_int_equal(offset_tracker_position(f->tracker, "inventory.reservations", 0), 1);
+    /* Idle release: the dirty outbox is not written, the lease not released. */
+    f->ops.idle("PROD-1", &f->slot, f->ops.opaque);
+    assert_null(f->slot);
+    assert_int_equal(W.writes, 1);
+    assert_int_equal(W.releases, 0);
+    assert_int_equal(W.abandons, 1);
+    free_items(first, 1);
+    free_items(items, 1);
+}
+
 static void test_processor_process_lost_lease_abandons_then_applies_once(void **state) {
     fixture *f = *state;
     work_item *first[1] = {item(f, INV_CMD_RESTOCK, "s1", 50, NULL)};
@@ -487,6 +519,7 @@ int main(void) {
         T(test_processor_process_held_elsewhere_retries),
         T(test_processor_process_unknown_product_not_created),
         T(test_processor_process_empty_blob_is_unknown_product),
+        T(test_processor_abandon_gives_up_before_storage),
         T(test_processor_process_lost_lease_abandons_then_applies_once),
         T(test_processor_process_lost_callback_before_write),
         T(test_processor_process_publish_failure_keeps_outbox),
