@@ -17,7 +17,7 @@ endif()
 # (one ctest per scenario; each uses its own topics and container).
 if(TARGET inventory-worker)
   foreach(scenario semantics duplicates empty_blob dead_letters expiry_reconciler lease_stolen
-                   storage_outage sigterm_handover load load_kill)
+                   storage_outage sigterm_handover close_while_joining load load_kill)
     leasehold_test(NAME test_worker_${scenario} LABEL integration TIMEOUT 400
       COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_worker_pipeline.py
       ARGS ${scenario})

@@ -3,7 +3,8 @@
 
 Usage: test_worker_pipeline.py SCENARIO
   SCENARIO: semantics | duplicates | empty_blob | dead_letters | expiry_reconciler |
-            lease_stolen | storage_outage | sigterm_handover | load | load_kill
+            lease_stolen | storage_outage | sigterm_handover | close_while_joining |
+            load | load_kill
 
 Every run uses its own topics (wtest<random>.*), consumer group and storage
 container, so runs never see each other; the container and the topics are
@@ -661,6 +662,38 @@ def scenario_sigterm_handover(run):
     commands = [l for l in metrics.splitlines() if l.startswith("leasehold_commands_total{")]
     check_eq(commands, ['leasehold_commands_total{type="reserve",outcome="reservation.created"} 1'],
              "commands applied by w2")
+
+
+# Delays between starting a group's workers and SIGTERMing them. Around
+# 0.5-1.6 s most land between a member's JoinGroup and its first assignment.
+CLOSE_DELAYS_S = [0.5, 0.8, 1.2, 1.6, 0.2, 2.0, 2.5, 3.0]
+
+
+def scenario_close_while_joining(run):
+    # librdkafka < 2.3.0 aborts when a cooperative-sticky consumer is closed
+    # before its first assignment (issue #4312). Each round starts 3 workers
+    # in a fresh group and SIGTERMs them while the group forms; every one
+    # must exit 0. LEASEHOLD_CLOSE_ROUNDS (default 8) sets the number of
+    # rounds (before the mitigation, 40 rounds aborted 8 of 120 workers).
+    run.env["LEASEHOLD_WORKER_DRAIN_TIMEOUT"] = "10s"
+    rounds = int(os.environ.get("LEASEHOLD_CLOSE_ROUNDS", "8"))
+    exits = []
+    for r in range(rounds):
+        run.env["LEASEHOLD_KAFKA_GROUP_ID"] = "%s-g%d" % (run.suffix, r)
+        wids = ["r%dw%d" % (r, i) for i in range(3)]
+        for wid in wids:
+            run.start_worker(wid)
+        # The moment under test, not a synchronisation: nothing to wait for.
+        time.sleep(CLOSE_DELAYS_S[r % len(CLOSE_DELAYS_S)])
+        for wid in wids:
+            run.workers[wid][0].send_signal(signal.SIGTERM)
+        exits += [(wid, run.stop_worker(wid, signal.SIGTERM)) for wid in wids]
+    aborted = [wid for wid, _ in exits if "assignor_state" in run.worker_log(wid)]
+    waited = [wid for wid, _ in exits if "before its first assignment" in run.worker_log(wid)]
+    print("%d workers: %d aborted on close, %d closed before their first assignment"
+          % (len(exits), len(aborted), len(waited)))
+    check_eq(aborted, [], "workers that aborted in rd_kafka_sticky_assignor_state_destroy")
+    check_eq([e for e in exits if e[1] != 0], [], "non-zero exits")
 
 
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items()
