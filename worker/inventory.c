@@ -214,7 +214,8 @@ static void inventory_rebuild_duplicate(const inv_state *st, const inv_ledger_en
         if (inv_event_type_is_rejection(le->outcome))
             inventory_reject(ev, "duplicate_command", "Duplicate command: outcome already emitted");
         else
-            snprintf(ev->message, sizeof(ev->message), "Duplicate command: outcome already applied");
+            snprintf(ev->message, sizeof(ev->message),
+                     "Duplicate command: outcome already applied");
     }
     ev->total = st->total;
     ev->available = st->available;
@@ -264,8 +265,8 @@ inventory_result inventory_apply(inv_state *st, int *exists, const inv_command *
     ev.total = st->total;
     ev.available = st->available;
     ev.reserved = st->reserved;
-    if (inv_state_ledger_add(st, &ev, now_ms) < 0 ||
-        inventory_record_offset(st, src) != 0 || inv_state_outbox_add(st, &ev) < 0)
+    if (inv_state_ledger_add(st, &ev, now_ms) < 0 || inventory_record_offset(st, src) != 0 ||
+        inv_state_outbox_add(st, &ev) < 0)
         return INVENTORY_ERR_NOMEM;
     st->updated_at_ms = now_ms;
     if (event)

@@ -50,8 +50,8 @@ struct worker {
     int64_t drain_timeout_ms;
     size_t max_queued;
     int paused;
-    int64_t shutdown_end; /* monotonic deadline of the SIGTERM drain, 0 before */
-    int assigned_once; /* an assign callback has run (consume loop thread only) */
+    int64_t shutdown_end;        /* monotonic deadline of the SIGTERM drain, 0 before */
+    int assigned_once;           /* an assign callback has run (consume loop thread only) */
     atomic_llong kafka_error_at; /* monotonic ms of the last broker-level error, 0 = none since */
     atomic_int stopping;
     atomic_llong loop_tick;

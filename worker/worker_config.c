@@ -21,7 +21,8 @@ const config_key worker_config_keys[] = {
     {"kafka.session_timeout", CONFIG_DURATION, "10s", 6000, 300000, 0,
      "Consumer group session timeout: how soon a dead worker's partitions move"},
     {"kafka.assignment_strategy", CONFIG_STRING, "cooperative-sticky", 0, 0, 0,
-     "Consumer partition.assignment.strategy: cooperative-sticky (incremental rebalances), or range / "
+     "Consumer partition.assignment.strategy: cooperative-sticky (incremental rebalances), or "
+     "range / "
      "roundrobin (eager)"},
     {"kafka.delivery_timeout", CONFIG_DURATION, "30s", 1000, 900000, 0,
      "How long the producer tries to deliver one event before the batch is retried"},
