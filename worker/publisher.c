@@ -92,9 +92,12 @@ static void pub_delivery_report(rd_kafka_t *rk, const rd_kafka_message_t *m, voi
     }
     if (m->err) {
         /* A dead letter must not be lost: its offset is finished only once
-         * it is delivered, so keep trying. */
-        log_warn("dead letter delivery failed (%s); sending again", rd_kafka_err2str(m->err));
-        if (!atomic_load(&p->stop) && pub_produce_dead_letter(p, t) == 0)
+         * it is delivered, so keep trying until the publisher closes (its
+         * offset then stays unstored and the bad command is read again). */
+        int again = !atomic_load(&p->stop);
+        log_warn("dead letter delivery failed (%s)%s", rd_kafka_err2str(m->err),
+                 again ? "; sending again" : "; closing, its command will be read again");
+        if (again && pub_produce_dead_letter(p, t) == 0)
             return;
         pub_ticket_free(t);
         return;
