@@ -21,6 +21,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "reconciler.h"
+#include "storage_config.h"
 #include "worker.h"
 #include "worker_config.h"
 
@@ -108,15 +109,9 @@ static int main_start_reconciler(main_services *s, const config *cfg, const char
 
 static int main_start(main_services *s, const config *cfg, const char *id, char *err,
                       size_t errlen) {
-    blob_client_options bo;
-    blob_client_options_init(&bo);
-    bo.connection_string = config_string(cfg, "storage.connection_string");
-    blob_error be;
-    s->blob = blob_client_new(&bo, &be);
-    if (s->blob == NULL) {
-        snprintf(err, errlen, "storage: %s", be.message);
+    s->blob = storage_config_blob_client(cfg, err, errlen);
+    if (s->blob == NULL)
         return -1;
-    }
     lease_manager_options lo;
     lease_manager_options_init(&lo);
     lo.container = config_string(cfg, "storage.lease_container");

@@ -7,6 +7,7 @@
 #include "worker_config.h"
 
 #include "log.h"
+#include "storage_config.h"
 
 #include <getopt.h>
 #include <string.h>
@@ -35,10 +36,7 @@ const config_key worker_config_keys[] = {
      "Topic of outcome events (key = productId)"},
     {"topic.dlq", CONFIG_STRING, "inventory.dlq", 0, 0, 0,
      "Topic of dead letters (rejected input with reason)"},
-    {"storage.connection_string", CONFIG_STRING, "UseDevelopmentStorage=true", 0, 0, 1,
-     "Azure Storage connection string (Azurite: UseDevelopmentStorage=true)"},
-    {"storage.container", CONFIG_STRING, "inventory", 0, 0, 0,
-     "Container of product state blobs ({productId}.json, each leased by its writer)"},
+    STORAGE_CONFIG_KEYS,
     {"storage.lease_container", CONFIG_STRING, "leases", 0, 0, 0,
      "Container of lock blobs (reconciler leader lease)"},
     {"lease.duration", CONFIG_INT, "30", 15, 60, 0, "Lease duration in seconds (15..60)"},

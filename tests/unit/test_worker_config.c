@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "storage_config.h"
 #include "worker_config.h"
 
 static config *load(int argc, char **argv, worker_config_action *action, char *err, size_t errlen) {
@@ -117,6 +118,39 @@ static void test_worker_config_load_unknown_flag(void **state) {
     assert_non_null(strstr(err, "LEASEHOLD_WORKER_THREADS (worker.threads)"));
 }
 
+/* The storage.* keys reach the blob client: a bearer token demands HTTPS, and
+ * the refusal names the option but never echoes the token. */
+static void test_worker_config_storage_bearer_needs_https(void **state) {
+    (void)state;
+    char *argv[] = {"inventory-worker", NULL};
+    worker_config_action action;
+    char err[256];
+    config *cfg = load(1, argv, &action, err, sizeof(err));
+    assert_non_null(cfg);
+    assert_int_equal(config_set(cfg, "storage.bearer_token", "tok-SECRET-123", err, sizeof(err)), 0);
+    assert_null(storage_config_blob_client(cfg, err, sizeof(err)));
+    assert_non_null(strstr(err, "storage: "));
+    assert_non_null(strstr(err, "bearer"));
+    assert_null(strstr(err, "tok-SECRET-123"));
+    config_free(cfg);
+}
+
+static void test_worker_config_storage_defaults_make_a_client(void **state) {
+    (void)state;
+    char *argv[] = {"inventory-worker", NULL};
+    worker_config_action action;
+    char err[256];
+    config *cfg = load(1, argv, &action, err, sizeof(err));
+    assert_non_null(cfg);
+    assert_int_equal(config_bool(cfg, "storage.managed_identity"), 0);
+    assert_int_equal(config_duration_ms(cfg, "storage.request_timeout"), 10000);
+    blob_client *client = storage_config_blob_client(cfg, err, sizeof(err));
+    assert_non_null(client);
+    assert_string_equal(blob_client_account(client), "devstoreaccount1");
+    blob_client_free(client);
+    config_free(cfg);
+}
+
 static void test_worker_config_doc_matches_table(void **state) {
     (void)state;
     char *want = NULL;
@@ -150,6 +184,8 @@ int main(void) {
         cmocka_unit_test(test_worker_config_load_invalid_env_names_key),
         cmocka_unit_test(test_worker_config_load_secret_not_echoed),
         cmocka_unit_test(test_worker_config_load_unknown_flag),
+        cmocka_unit_test(test_worker_config_storage_bearer_needs_https),
+        cmocka_unit_test(test_worker_config_storage_defaults_make_a_client),
         cmocka_unit_test(test_worker_config_doc_matches_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
