@@ -128,9 +128,6 @@ static void dispatch_run_key(dispatcher *d, dkey *k) {
             void *slot = k->slot;
             pthread_mutex_unlock(&d->mu);
             used = d->ops.process(k->key, &slot, batch, n, &retry_ms, d->ops.opaque);
-            for (size_t i = 0; i < used; i++)
-                d->ops.free_item(batch[i], d->ops.opaque);
-            free(batch);
             pthread_mutex_lock(&d->mu);
             k->slot = slot;
         } else {
@@ -140,6 +137,11 @@ static void dispatch_run_key(dispatcher *d, dkey *k) {
          * itself is still at the front. */
         memmove(k->items, k->items + used, (k->n - used) * sizeof(*k->items));
         k->n -= used;
+        /* Free the applied items only once they are off k->items: other
+         * threads (wait_drained's matcher) read queued items under the lock. */
+        for (size_t i = 0; i < used; i++)
+            d->ops.free_item(batch[i], d->ops.opaque);
+        free(batch);
         d->queued -= used;
         k->running_n = 0;
         if (used < n)

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,10 +76,12 @@ blob_code __wrap_blob_get(blob_client *c, const char *container, const char *nam
 
 /* ---- Fake worker ---------------------------------------------------------- */
 
+/* Flags are atomic: the test thread flips them while MHD's connection
+ * threads read them. */
 typedef struct fake_worker {
-    int alive;
-    int ready;
-    int collected;
+    atomic_int alive;
+    atomic_int ready;
+    atomic_int collected;
 } fake_worker;
 
 static int fake_alive(void *opaque) {
@@ -126,7 +129,9 @@ static int fixture_start(void **state, int with_callbacks) {
     char err[256];
     metrics_family *g = metrics_gauge_new(fx->reg, "t_up", "Up.", NULL, err, sizeof(err));
     metrics_gauge_set(g, NULL, 1);
-    fx->worker = (fake_worker){.alive = 1, .ready = 1};
+    atomic_init(&fx->worker.alive, 1);
+    atomic_init(&fx->worker.ready, 1);
+    atomic_init(&fx->worker.collected, 0);
 
     admin_http_options o;
     admin_http_options_init(&o);
