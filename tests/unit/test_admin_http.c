@@ -21,7 +21,8 @@
 
 /* ---- Fake storage --------------------------------------------------------- */
 
-static int fake_storage_down;
+/* Flipped by the test thread, read on MHD connection threads. */
+static atomic_int fake_storage_down;
 
 blob_code __wrap_blob_get(blob_client *c, const char *container, const char *name,
                           const blob_conditions *cond, char **data, size_t *len,
