@@ -2,8 +2,8 @@
  *
  * How it works. A campaign thread tries to take the lock "lease-{name}"
  * with the candidate's identity written as the owner in metadata. While it
- * fails (someone else leads) it waits a jittered renew interval and tries
- * again. Once it holds the lease, `elected` fires and the thread watches the
+ * fails (someone else leads) it waits a jittered campaign interval (a
+ * tenth of the lease duration) and tries again. Once it holds the lease, `elected` fires and the thread watches the
  * lease's safe deadline: the manager's scheduler keeps pushing the deadline
  * out with every renewal; if a renewal reports the lease lost, or the
  * deadline arrives without a renewal (a pause, a partition), the thread
@@ -93,15 +93,23 @@ static void election_step_down_locked(lease_election *e, const char *reason, int
     }
 }
 
-/* Waits about one renew interval, jittered so candidates do not move in
- * lockstep: uniformly between half and all of it. */
+/* Waits one campaign interval, jittered so candidates do not move in
+ * lockstep: uniformly between half and all of it. The interval is a tenth
+ * of the lease duration (at least 1 s, at most the renew interval): a
+ * candidate only costs one request per interval, and a short interval is
+ * what bounds failover to about one lease duration after a leader dies. */
 static void election_pause_locked(lease_election *e)
 {
     lease_timing t;
     char msg[64];
     int64_t interval = 5000;
-    if (lease_timing_for(&e->mgr->opts, 0, &t, msg, sizeof(msg)) == 0 && t.interval_ms > 0)
-        interval = t.interval_ms;
+    if (lease_timing_for(&e->mgr->opts, 0, &t, msg, sizeof(msg)) == 0 && t.interval_ms > 0) {
+        interval = t.duration_ms / 10;
+        if (interval < 1000)
+            interval = 1000;
+        if (interval > t.interval_ms)
+            interval = t.interval_ms;
+    }
     int64_t wait = interval / 2 + (int64_t)(lease_random() % (uint64_t)(interval / 2 + 1));
     if (!e->stop)
         lease_cond_wait_ms(&e->cond, &e->mu, wait);
