@@ -118,7 +118,7 @@ int cli_get(config *cfg, const char *product_id) {
         fprintf(stderr, "inventory-producer: %s\n", err);
         return REST_EXIT_ERROR;
     }
-    blob_client *c = producer_config_blob_client(cfg, err, sizeof(err));
+    blob_client *c = storage_config_blob_client(cfg, err, sizeof(err));
     if (!c) {
         fprintf(stderr, "inventory-producer: %s\n", err);
         return REST_EXIT_ERROR;

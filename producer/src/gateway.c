@@ -263,7 +263,7 @@ gateway *gateway_start(config *cfg, const char *listen, char *err, size_t errlen
     g->sender = sender_new(brokers, gateway_publish_failed, g->tracker, err, errlen);
     if (!g->sender)
         goto err;
-    g->blob = producer_config_blob_client(cfg, err, errlen);
+    g->blob = storage_config_blob_client(cfg, err, errlen);
     if (!g->blob)
         goto err;
     struct sockaddr_in sa;

@@ -12,9 +12,10 @@ static const config_key producer_keys[] = {
     {"topic.events", CONFIG_STRING, "inventory.events", 0, 0, 0,
      "Topic of outcome events (read by --wait, load and the gateway)"},
     {"topic.dlq", CONFIG_STRING, "inventory.dlq", 0, 0, 0, "Dead-letter topic (counted by load)"},
-    {"storage.connection_string", CONFIG_STRING, "UseDevelopmentStorage=true", 0, 0, 1,
-     "Azure Storage connection string (for get and GET /api/inventory)"},
-    {"storage.container", CONFIG_STRING, "inventory", 0, 0, 0, "Container of product state blobs"},
+    /* Shared with the worker: connection string, SAS, bearer token, token
+     * file, managed identity, CA file, timeout, container (for get and
+     * GET /api/inventory). */
+    STORAGE_CONFIG_KEYS,
     {"producer.outcome_timeout", CONFIG_DURATION, "10s", 100, 600000, 0,
      "How long --wait, load and the gateway wait for an outcome event (gateway: then 504)"},
     {"log.level", CONFIG_STRING, "info", 0, 0, 0, "debug, info, warn or error"},
@@ -40,15 +41,4 @@ config *producer_config_load(const char *file, char *err, size_t errlen) {
         return NULL;
     }
     return cfg;
-}
-
-blob_client *producer_config_blob_client(const config *cfg, char *err, size_t errlen) {
-    blob_client_options opts;
-    blob_error berr;
-    blob_client_options_init(&opts);
-    opts.connection_string = config_string(cfg, "storage.connection_string");
-    blob_client *c = blob_client_new(&opts, &berr);
-    if (!c)
-        snprintf(err, errlen, "storage: %s", berr.message);
-    return c;
 }
