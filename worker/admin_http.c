@@ -127,33 +127,6 @@ static int admin_product_id_valid(const char *id) {
     return n >= 1 && n <= INV_PRODUCT_MAX;
 }
 
-/* The public view of a product state: quantities and active reservations,
- * leaving out the ledger, offsets and outbox, which are the worker's
- * bookkeeping. NULL on OOM. */
-static char *admin_inventory_view(const inv_state *st) {
-    json_t *list = json_array();
-    for (size_t i = 0; list && i < st->n_reservations; i++) {
-        const inv_reservation *res = &st->reservations[i];
-        json_t *item = json_pack("{s:s,s:s,s:I,s:I,s:I}", "reservationId", res->reservation_id,
-                                 "customerId", res->customer_id, "quantity",
-                                 (json_int_t)res->quantity, "createdAt",
-                                 (json_int_t)res->created_at_ms, "expiresAt",
-                                 (json_int_t)res->expires_at_ms);
-        if (!item || json_array_append_new(list, item) != 0) {
-            json_decref(list);
-            list = NULL;
-        }
-    }
-    if (!list)
-        return NULL;
-    json_t *obj = json_pack("{s:s,s:I,s:I,s:I,s:o}", "productId", st->product_id, "total",
-                            (json_int_t)st->total, "available", (json_int_t)st->available,
-                            "reserved", (json_int_t)st->reserved, "activeReservations", list);
-    char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
-    json_decref(obj);
-    return text;
-}
-
 /* Reads "{productId}.json" without a lease id: reads are allowed on a
  * leased blob, so this never disturbs the product's writer. */
 static void admin_inventory_from_storage(admin_http *a, const char *product_id, admin_reply *r) {
@@ -187,7 +160,7 @@ static void admin_inventory_from_storage(admin_http *a, const char *product_id, 
     }
     r->status = MHD_HTTP_OK;
     r->content_type = ADMIN_CONTENT_JSON;
-    r->body = admin_inventory_view(&st);
+    r->body = inv_state_view_encode(&st);
     inv_state_clear(&st);
 }
 

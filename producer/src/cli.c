@@ -133,7 +133,7 @@ int cli_get(config *cfg, const char *product_id) {
     } else if (rc != 0) {
         fprintf(stderr, "inventory-producer: %s\n", err);
     } else {
-        char *text = rest_state_encode(&st);
+        char *text = inv_state_view_encode(&st);
         inv_state_clear(&st);
         if (text) {
             printf("%s\n", text);

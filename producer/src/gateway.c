@@ -113,7 +113,7 @@ static enum MHD_Result gateway_get_state(gateway *g, struct MHD_Connection *conn
         log_warn("GET %s: %s", product, err);
         return gateway_fail(conn, 503, product, -1, err);
     }
-    char *text = rest_state_encode(&st);
+    char *text = inv_state_view_encode(&st);
     inv_state_clear(&st);
     return gateway_send(conn, 200, text);
 }

@@ -97,25 +97,3 @@ int rest_parse_body(inv_command_type type, const char *product_id, const char *b
     return rc;
 }
 
-char *rest_state_encode(const inv_state *st) {
-    json_t *list = json_array();
-    for (size_t i = 0; list && i < st->n_reservations; i++) {
-        const inv_reservation *r = &st->reservations[i];
-        json_t *item =
-            json_pack("{s:s,s:s,s:I,s:I,s:I}", "reservationId", r->reservation_id, "customerId",
-                      r->customer_id, "quantity", (json_int_t)r->quantity, "createdAt",
-                      (json_int_t)r->created_at_ms, "expiresAt", (json_int_t)r->expires_at_ms);
-        if (!item || json_array_append_new(list, item) != 0) {
-            json_decref(list);
-            list = NULL;
-        }
-    }
-    if (!list)
-        return NULL;
-    json_t *o = json_pack("{s:s,s:I,s:I,s:I,s:o}", "productId", st->product_id, "total",
-                          (json_int_t)st->total, "available", (json_int_t)st->available, "reserved",
-                          (json_int_t)st->reserved, "activeReservations", list);
-    char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    json_decref(o);
-    return text;
-}

@@ -51,10 +51,4 @@ char *rest_reply_encode(const rest_reply *r);
 int rest_parse_body(inv_command_type type, const char *product_id, const char *body, size_t len,
                     inv_command *out, char *err, size_t errlen);
 
-/* {"productId","total","available","reserved","activeReservations":
- *  [{"reservationId","customerId","quantity","createdAt","expiresAt"}]}
- * (times in unix ms) -- the same document as the worker's admin
- * GET /api/inventory/{productId}. malloc'd, NULL on OOM. */
-char *rest_state_encode(const inv_state *st);
-
 #endif

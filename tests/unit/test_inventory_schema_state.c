@@ -299,6 +299,30 @@ static void test_inv_state_outbox_add_remove(void **state)
     inv_state_clear(&st);
 }
 
+/* The public view leaves out the ledger, offsets and outbox. */
+static void test_inv_state_view_encode_shape(void **state) {
+    (void)state;
+    inv_state st;
+    inv_state_init(&st, "PROD-001");
+    st.total = 100;
+    st.available = 90;
+    st.reserved = 10;
+    inv_reservation r = {.reservation_id = "RES-1",
+                         .customer_id = "CUST-1",
+                         .quantity = 10,
+                         .created_at_ms = 1700000000000,
+                         .expires_at_ms = 1700001800000};
+    assert_int_equal(inv_state_add_reservation(&st, &r), 0);
+    char *json = inv_state_view_encode(&st);
+    assert_string_equal(json,
+                        "{\"productId\":\"PROD-001\",\"total\":100,\"available\":90,"
+                        "\"reserved\":10,\"activeReservations\":[{\"reservationId\":\"RES-1\","
+                        "\"customerId\":\"CUST-1\",\"quantity\":10,\"createdAt\":1700000000000,"
+                        "\"expiresAt\":1700001800000}]}");
+    free(json);
+    inv_state_clear(&st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -312,6 +336,7 @@ int main(void)
         cmocka_unit_test(test_inv_state_ledger_add_evicts_oldest),
         cmocka_unit_test(test_inv_state_offset_get_set),
         cmocka_unit_test(test_inv_state_outbox_add_remove),
+        cmocka_unit_test(test_inv_state_view_encode_shape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

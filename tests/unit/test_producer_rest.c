@@ -180,28 +180,6 @@ static void test_rest_reply_encode_rejected_and_failure(void **state) {
     free(json);
 }
 
-static void test_rest_state_encode_shape(void **state) {
-    inv_state st;
-    inv_state_init(&st, "PROD-001");
-    st.total = 100;
-    st.available = 90;
-    st.reserved = 10;
-    inv_reservation r = {.reservation_id = "RES-1",
-                         .customer_id = "CUST-1",
-                         .quantity = 10,
-                         .created_at_ms = 1700000000000,
-                         .expires_at_ms = 1700001800000};
-    assert_int_equal(inv_state_add_reservation(&st, &r), 0);
-    char *json = rest_state_encode(&st);
-    assert_string_equal(json,
-                        "{\"productId\":\"PROD-001\",\"total\":100,\"available\":90,"
-                        "\"reserved\":10,\"activeReservations\":[{\"reservationId\":\"RES-1\","
-                        "\"customerId\":\"CUST-1\",\"quantity\":10,\"createdAt\":1700000000000,"
-                        "\"expiresAt\":1700001800000}]}");
-    free(json);
-    inv_state_clear(&st);
-}
-
 static void test_command_build_cli_text_quantity(void **state) {
     inv_command c;
     char err[256] = "";
@@ -237,7 +215,6 @@ int main(void) {
         cmocka_unit_test(test_rest_status_for_event_mapping),
         cmocka_unit_test(test_rest_reply_encode_created),
         cmocka_unit_test(test_rest_reply_encode_rejected_and_failure),
-        cmocka_unit_test(test_rest_state_encode_shape),
         cmocka_unit_test(test_command_build_cli_text_quantity),
         cmocka_unit_test(test_command_check_product_uses_codec_rules),
     };

@@ -169,6 +169,11 @@ void inv_state_clear(inv_state *st); /* frees arrays; st reusable after init */
  * to free; on success the caller owns it (inv_state_clear). */
 int inv_state_decode(const char *buf, size_t len, inv_state *out, char *err, size_t errlen);
 char *inv_state_encode(const inv_state *st);
+/* The public view of a product, as GET /api/inventory/{productId} answers it
+ * (gateway and worker admin alike): productId, total, available, reserved and
+ * activeReservations [{reservationId, customerId, quantity, createdAt,
+ * expiresAt}], leaving out the ledger, offsets and outbox. NULL on OOM. */
+char *inv_state_view_encode(const inv_state *st);
 
 /* ---- State helpers for the worker ----------------------------------------
  * Bookkeeping on the arrays only: none of them changes total, available or
