@@ -7,6 +7,7 @@
 #include "worker_config.h"
 
 #include "log.h"
+#include "pipeline_config.h"
 #include "storage_config.h"
 
 #include <getopt.h>
@@ -15,8 +16,7 @@
 #define MS_DAY (24LL * 3600 * 1000)
 
 const config_key worker_config_keys[] = {
-    {"kafka.brokers", CONFIG_STRING, "127.0.0.1:9092", 0, 0, 0,
-     "Kafka bootstrap servers (host:port,...)"},
+    KAFKA_CONFIG_KEYS,
     {"kafka.group_id", CONFIG_STRING, "inventory-workers", 0, 0, 0,
      "Consumer group of the worker pool"},
     {"kafka.session_timeout", CONFIG_DURATION, "10s", 6000, 300000, 0,
@@ -27,15 +27,6 @@ const config_key worker_config_keys[] = {
      "roundrobin (eager)"},
     {"kafka.delivery_timeout", CONFIG_DURATION, "30s", 1000, 900000, 0,
      "How long the producer tries to deliver one event before the batch is retried"},
-    {"topic.reservations", CONFIG_STRING, "inventory.reservations", 0, 0, 0,
-     "Topic of reserve commands"},
-    {"topic.releases", CONFIG_STRING, "inventory.releases", 0, 0, 0, "Topic of release commands"},
-    {"topic.admin", CONFIG_STRING, "inventory.admin", 0, 0, 0,
-     "Topic of restock and expire commands"},
-    {"topic.events", CONFIG_STRING, "inventory.events", 0, 0, 0,
-     "Topic of outcome events (key = productId)"},
-    {"topic.dlq", CONFIG_STRING, "inventory.dlq", 0, 0, 0,
-     "Topic of dead letters (rejected input with reason)"},
     STORAGE_CONFIG_KEYS,
     {"storage.lease_container", CONFIG_STRING, "leases", 0, 0, 0,
      "Container of lock blobs (reconciler leader lease)"},
@@ -68,8 +59,7 @@ const config_key worker_config_keys[] = {
      "Expiry sweep interval of the leader"},
     {"reconciler.lease_name", CONFIG_STRING, "inventory-reconciliation", 0, 0, 0,
      "Leader lock name (blob lease-{name} in storage.lease_container)"},
-    {"log.level", CONFIG_STRING, "info", 0, 0, 0, "debug, info, warn or error"},
-    {"log.json", CONFIG_BOOL, "false", 0, 0, 0, "One JSON object per log line"},
+    LOG_CONFIG_KEYS,
 };
 const size_t worker_config_nkeys = sizeof(worker_config_keys) / sizeof(worker_config_keys[0]);
 

@@ -3,23 +3,17 @@
 
 #include <stdio.h>
 
+#include "pipeline_config.h"
+
 static const config_key producer_keys[] = {
-    {"kafka.brokers", CONFIG_STRING, "127.0.0.1:9092", 0, 0, 0, "Kafka bootstrap servers"},
-    {"topic.reservations", CONFIG_STRING, "inventory.reservations", 0, 0, 0,
-     "Topic of reserve commands"},
-    {"topic.releases", CONFIG_STRING, "inventory.releases", 0, 0, 0, "Topic of release commands"},
-    {"topic.admin", CONFIG_STRING, "inventory.admin", 0, 0, 0, "Topic of restock commands"},
-    {"topic.events", CONFIG_STRING, "inventory.events", 0, 0, 0,
-     "Topic of outcome events (read by --wait, load and the gateway)"},
-    {"topic.dlq", CONFIG_STRING, "inventory.dlq", 0, 0, 0, "Dead-letter topic (counted by load)"},
+    KAFKA_CONFIG_KEYS,
     /* Shared with the worker: connection string, SAS, bearer token, token
      * file, managed identity, CA file, timeout, container (for get and
      * GET /api/inventory). */
     STORAGE_CONFIG_KEYS,
     {"producer.outcome_timeout", CONFIG_DURATION, "10s", 100, 600000, 0,
      "How long --wait, load and the gateway wait for an outcome event (gateway: then 504)"},
-    {"log.level", CONFIG_STRING, "info", 0, 0, 0, "debug, info, warn or error"},
-    {"log.json", CONFIG_BOOL, "false", 0, 0, 0, "JSON log lines"},
+    LOG_CONFIG_KEYS,
 };
 
 const config_key *producer_config_keys(size_t *n) {
