@@ -44,8 +44,24 @@ lh_wait_until() {
 # Any HTTP status at all (even 400/403) means the server answers.
 lh_http_answers() {
   local code
-  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$@") || true
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@") || true
   [ -n "$code" ] && [ "$code" != "000" ]
+}
+
+# lh_port_taken HOST PORT: something accepts TCP connections there.
+lh_port_taken() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+# lh_await_busy NAME HOST PORT CHECK: a service that holds its port but is
+# slow to answer (Azurite pauses under load, a broker still starting) is
+# waited for, not doubled: a second one could only fail with EADDRINUSE.
+# Returns 1 when the port is free (start one), 0 once CHECK answers; dies
+# when whatever holds the port never answers.
+lh_await_busy() {
+  local name=$1 host=$2 port=$3 check=$4
+  lh_port_taken "$host" "$port" || return 1
+  lh_log "$name: $host:$port is taken but does not answer yet; waiting for it"
+  LH_WAIT_PID='' lh_wait_until 120 "$name on $host:$port" "$check" \
+    || lh_die "$name: $host:$port is held by something that does not answer as $name"
 }
 
 lh_proc_starttime() { awk '{ print $22 }' "/proc/$1/stat" 2>/dev/null; }
