@@ -12,6 +12,10 @@ leasehold_test(NAME test_lease_azurite LABEL integration TIMEOUT 240
   SOURCES integration/test_lease_azurite.c LIBS lease_test_util)
 leasehold_test(NAME test_lease_soak LABEL integration TIMEOUT 240
   SOURCES integration/test_lease_soak.c LIBS lease_test_util)
+# The soak asserts that no renewal ever comes late. Beside a TSan-instrumented
+# Kafka client on 2 cores, a renewal was once starved past the safe deadline
+# (the engine then rightly reported the lease lost): give it the machine.
+set_tests_properties(test_lease_soak PROPERTIES RUN_SERIAL TRUE)
 leasehold_test(NAME test_lease_many LABEL integration TIMEOUT 400
   SOURCES integration/test_lease_many.c LIBS lease_test_util)
 # 2,000 leases need ~290 renewals/s, close to what one single-threaded Azurite
