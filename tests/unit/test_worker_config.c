@@ -24,6 +24,17 @@ static config *load(int argc, char **argv, worker_config_action *action, char *e
     return cfg;
 }
 
+/* The environment and defaults only, as a worker started without flags. */
+static config *load_without_flags(void) {
+    char *argv[] = {"inventory-worker", NULL};
+    worker_config_action action;
+    char err[256];
+    config *cfg = load(1, argv, &action, err, sizeof(err));
+    assert_non_null(cfg);
+    assert_int_equal(action, WORKER_CONFIG_RUN);
+    return cfg;
+}
+
 static void test_worker_config_load_defaults_reach_local_services(void **state) {
     (void)state;
     char *argv[] = {"inventory-worker", NULL};
@@ -122,11 +133,8 @@ static void test_worker_config_load_unknown_flag(void **state) {
  * the refusal names the option but never echoes the token. */
 static void test_worker_config_storage_bearer_needs_https(void **state) {
     (void)state;
-    char *argv[] = {"inventory-worker", NULL};
-    worker_config_action action;
     char err[256];
-    config *cfg = load(1, argv, &action, err, sizeof(err));
-    assert_non_null(cfg);
+    config *cfg = load_without_flags();
     assert_int_equal(config_set(cfg, "storage.bearer_token", "tok-SECRET-123", err, sizeof(err)), 0);
     assert_null(storage_config_blob_client(cfg, err, sizeof(err)));
     assert_non_null(strstr(err, "storage: "));
@@ -137,11 +145,8 @@ static void test_worker_config_storage_bearer_needs_https(void **state) {
 
 static void test_worker_config_storage_defaults_make_a_client(void **state) {
     (void)state;
-    char *argv[] = {"inventory-worker", NULL};
-    worker_config_action action;
     char err[256];
-    config *cfg = load(1, argv, &action, err, sizeof(err));
-    assert_non_null(cfg);
+    config *cfg = load_without_flags();
     assert_int_equal(config_bool(cfg, "storage.managed_identity"), 0);
     assert_int_equal(config_duration_ms(cfg, "storage.request_timeout"), 10000);
     blob_client *client = storage_config_blob_client(cfg, err, sizeof(err));
