@@ -32,3 +32,11 @@ target_include_directories(test_lease_faults PRIVATE ${PROJECT_SOURCE_DIR})
 add_executable(bench_lease bench/bench_lease.c)
 target_link_libraries(bench_lease PRIVATE leasehold_lease)
 set_target_properties(bench_lease PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+
+# leasectl's operator commands (Python, like the other CLI tests).
+find_package(Python3 COMPONENTS Interpreter)
+if(Python3_Interpreter_FOUND)
+  leasehold_test(NAME test_leasectl LABEL integration TIMEOUT 120
+    COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_leasectl.py)
+  set_tests_properties(test_leasectl PROPERTIES SKIP_RETURN_CODE 77)
+endif()

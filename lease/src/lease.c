@@ -28,6 +28,9 @@
 
 #define LEASE_META_EPOCH "leaseholdepoch"
 #define LEASE_META_OWNER "leaseholdowner"
+/* The service never tells an observer when a lease expires, only that it is
+ * leased; the duration lets `status` bound it ("free by ... at the latest"). */
+#define LEASE_META_DURATION "leaseholdduration"
 
 const char *lease_strerror(lease_code code)
 {
@@ -336,9 +339,26 @@ static blob_code lease_ensure_blob(lease_manager *mgr, const lease_target *tg, b
 
 /* ---- Acquire --------------------------------------------------------------- */
 
+/* The library's keys in a blob's metadata: epoch, owner, duration (-1 infinite). */
+static blob_code lease_meta_stamp(blob_meta *m, uint64_t epoch, const char *owner, int duration_s)
+{
+    char epoch_text[32], duration_text[16];
+    snprintf(epoch_text, sizeof(epoch_text), "%" PRIu64, epoch);
+    if (duration_s == -1)
+        snprintf(duration_text, sizeof(duration_text), "infinite");
+    else
+        snprintf(duration_text, sizeof(duration_text), "%d", duration_s);
+    blob_code rc;
+    if ((rc = blob_meta_set(m, LEASE_META_EPOCH, epoch_text)) != BLOB_OK ||
+        (rc = blob_meta_set(m, LEASE_META_OWNER, owner)) != BLOB_OK)
+        return rc;
+    return blob_meta_set(m, LEASE_META_DURATION, duration_text);
+}
+
 /* Reads the metadata under the new lease, bumps the epoch, records the owner. */
 static blob_code lease_stamp_epoch(lease_manager *mgr, const lease_target *tg, const char *id,
-                                   const char *owner, uint64_t *epoch, blob_error *be)
+                                   const char *owner, int duration_s, uint64_t *epoch,
+                                   blob_error *be)
 {
     blob_conditions cond = {id, NULL, NULL};
     blob_props props;
@@ -347,10 +367,7 @@ static blob_code lease_stamp_epoch(lease_manager *mgr, const lease_target *tg, c
         return rc;
     const char *old = blob_meta_get(&props.meta, LEASE_META_EPOCH);
     *epoch = (old ? strtoull(old, NULL, 10) : 0) + 1;
-    char text[32];
-    snprintf(text, sizeof(text), "%" PRIu64, *epoch);
-    if ((rc = blob_meta_set(&props.meta, LEASE_META_EPOCH, text)) != BLOB_OK ||
-        (rc = blob_meta_set(&props.meta, LEASE_META_OWNER, owner)) != BLOB_OK) {
+    if ((rc = lease_meta_stamp(&props.meta, *epoch, owner, duration_s)) != BLOB_OK) {
         snprintf(be->message, sizeof(be->message), "epoch %.200s: metadata is full", tg->label);
         be->code = rc;
         return rc;
@@ -460,7 +477,7 @@ lease_code lease_try_acquire_as(lease_manager *mgr, const char *name,
     }
 
     uint64_t epoch = 0;
-    if (lease_stamp_epoch(mgr, &tg, id, owner, &epoch, &be) != BLOB_OK) {
+    if (lease_stamp_epoch(mgr, &tg, id, owner, t.duration_s, &epoch, &be) != BLOB_OK) {
         blob_error ignored;
         blob_lease_release(mgr->client, tg.container, tg.blob, id, &ignored);
         return lease_fail(err, LEASE_ERR_STORAGE, &be, "acquire %s: epoch: %s", tg.label,
@@ -820,12 +837,9 @@ lease_code lease_write(lease *l, const void *data, size_t len, const char *conte
         m = *meta;
     else
         memset(&m, 0, sizeof(m));
-    char epoch[32];
-    snprintf(epoch, sizeof(epoch), "%" PRIu64, l->epoch);
-    if (blob_meta_set(&m, LEASE_META_EPOCH, epoch) != BLOB_OK ||
-        blob_meta_set(&m, LEASE_META_OWNER, l->owner) != BLOB_OK)
+    if (lease_meta_stamp(&m, l->epoch, l->owner, l->timing.duration_s) != BLOB_OK)
         return lease_fail(err, LEASE_ERR_INVALID, NULL,
-                          "write %s: metadata is full (the library needs 2 of %d entries)",
+                          "write %s: metadata is full (the library needs 3 of %d entries)",
                           l->name, BLOB_META_MAX);
     blob_conditions cond = {l->id, NULL, NULL};
     blob_error be;
@@ -863,6 +877,9 @@ lease_code lease_get_status(lease_manager *mgr, const char *name, const lease_ac
     const char *epoch = blob_meta_get(&props.meta, LEASE_META_EPOCH);
     snprintf(st->owner, sizeof(st->owner), "%s", owner ? owner : "");
     st->epoch = epoch ? strtoull(epoch, NULL, 10) : 0;
+    const char *duration = blob_meta_get(&props.meta, LEASE_META_DURATION);
+    if (duration)
+        st->duration_s = !strcmp(duration, "infinite") ? -1 : atoi(duration);
     return lease_ok(err);
 }
 

@@ -113,7 +113,7 @@ static void ctl_usage(FILE *out)
           "  renew NAME --lease-id ID               renew a lease by id\n"
           "  release NAME --lease-id ID             release a lease by id\n"
           "  break NAME                             break whatever lease is on NAME\n"
-          "  status NAME                            held?, by whom, epoch, state\n"
+          "  status NAME                            held?, by whom, epoch, duration, expiry\n"
           "  leader NAME                            identity of the current leader\n"
           "  campaign NAME --id ID [--duration S] [--record FILE] [--write-on-elect]\n"
           "exit: 0 ok, 2 held by another, 3 nobody leads, 1 error\n"
@@ -218,6 +218,36 @@ static int ctl_break(ctl *c)
     return 0;
 }
 
+/* Azure publishes no expiry time, only the state: a live holder renews
+ * before the duration passes, so the one firm statement is when the lease
+ * frees up at the latest if its holder stops renewing now. */
+static void ctl_print_expiry(const lease_status *st)
+{
+    if (strcmp(st->state, "leased") != 0) {
+        printf("expiry: %s\n", !strcmp(st->state, "breaking")
+                                   ? "breaking, free when its break period ends"
+                                   : "- (not leased)");
+        return;
+    }
+    if (st->duration_s == -1) {
+        printf("expiry: never (infinite lease: free only by release or break)\n");
+        return;
+    }
+    if (st->duration_s == 0) {
+        printf("expiry: unknown (not acquired through Leasehold; at most 60s after its last "
+               "renewal)\n");
+        return;
+    }
+    time_t latest = time(NULL) + st->duration_s;
+    struct tm tm;
+    char when[32];
+    gmtime_r(&latest, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    printf("expiry: free by %s at the latest if its holder stops renewing now "
+           "(a live holder renews it within every %ds)\n",
+           when, st->duration_s);
+}
+
 static int ctl_status(ctl *c)
 {
     lease_status st;
@@ -228,6 +258,11 @@ static int ctl_status(ctl *c)
     }
     printf("name: %s\nheld: %s\nstate: %s\nowner: %s\nepoch: %" PRIu64 "\n", c->name,
            st.leased ? "yes" : "no", st.state, st.owner[0] ? st.owner : "-", st.epoch);
+    if (st.duration_s > 0)
+        printf("duration: %ds\n", st.duration_s);
+    else
+        printf("duration: %s\n", st.duration_s == -1 ? "infinite" : "unknown");
+    ctl_print_expiry(&st);
     return 0;
 }
 

@@ -86,6 +86,7 @@ static void test_lease_try_acquire_two_managers_one_wins(void **state)
     assert_string_equal(st.state, "leased");
     assert_string_equal(st.owner, lease_manager_owner_id(w->mgr));
     assert_int_equal(st.epoch, 1);
+    assert_int_equal(st.duration_s, 15);
 
     lease_free(w->l);
     assert_int_equal(lease_manager_held_count(w->mgr), 0);
@@ -143,6 +144,7 @@ static void test_lease_infinite_lease_is_never_scheduled(void **state)
     lease_status st;
     assert_int_equal(lease_get_status(m, "forever", NULL, &st, &err), LEASE_OK);
     assert_int_equal(st.leased, 0);
+    assert_int_equal(st.duration_s, -1); /* recorded by the acquire and the write */
     lease_manager_free(m);
 }
 
@@ -305,6 +307,7 @@ static void test_lease_write_keeps_epoch_and_owner_metadata(void **state)
     assert_string_equal(blob_meta_get(&meta, "app"), "inventory");
     assert_string_equal(blob_meta_get(&meta, "leaseholdepoch"), "2");
     assert_string_equal(blob_meta_get(&meta, "leaseholdowner"), "writer-1");
+    assert_string_equal(blob_meta_get(&meta, "leaseholdduration"), "20");
     free(data);
     /* A write without metadata still carries the library's keys. */
     assert_int_equal(lease_write(l, "{}", 2, "application/json", NULL, &err), LEASE_OK);

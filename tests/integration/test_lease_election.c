@@ -214,7 +214,7 @@ static void test_lease_election_kill_and_pause_leaders(void **state)
     cand c[CANDIDATES];
     for (int i = 0; i < CANDIDATES; i++) {
         snprintf(c[i].id, sizeof(c[i].id), "cand-%d", i + 1);
-        snprintf(c[i].log, sizeof(c[i].log), "%.300s/%.15s.log", dir, c[i].id);
+        snprintf(c[i].log, sizeof(c[i].log), "%.300s/cand-%d.log", dir, i + 1);
         spawn(&c[i], env.container);
     }
 

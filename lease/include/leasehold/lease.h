@@ -184,7 +184,7 @@ lease_manager *lease_get_manager(const lease *l);
  * LEASE_ERR_LOST, without a request, once the handle knows it is lost or its
  * safe deadline has passed; a 412 from the service marks the handle lost.
  * lease_write replaces content and metadata; the library keeps its own
- * metadata keys (epoch, owner). *data from lease_read is malloc'd. */
+ * metadata keys (epoch, owner, duration). *data from lease_read is malloc'd. */
 lease_code lease_read(lease *l, char **data, size_t *len, blob_meta *meta, lease_error *err);
 lease_code lease_write(lease *l, const void *data, size_t len, const char *content_type,
                        const blob_meta *meta, lease_error *err);
@@ -196,6 +196,12 @@ typedef struct lease_status {
     char state[16];          /* service lease state */
     char owner[128];         /* from metadata, "" if unknown */
     uint64_t epoch;
+    /* Duration of the latest acquire, from metadata: seconds, -1 infinite,
+     * 0 unknown (never acquired by this library). The service does not
+     * publish when a lease expires; a live holder renews it before
+     * duration_s passes, a dead one leaves it free by duration_s from its
+     * last renewal, so "now + duration_s" bounds when it frees up. */
+    int duration_s;
 } lease_status;
 lease_code lease_get_status(lease_manager *mgr, const char *name, const lease_acquire_options *o,
                             lease_status *st, lease_error *err);
