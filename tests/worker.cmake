@@ -14,10 +14,11 @@ if(TARGET leasehold_worker_core)
 endif()
 
 # Integration: tests/integration/test_worker_pipeline.py drives real workers
-# (one ctest per scenario; each uses its own topics and container).
+# (one ctest per scenario; each uses its own topics and container; kafka_outage
+# also its own broker, on a free port).
 if(TARGET inventory-worker)
   foreach(scenario semantics duplicates empty_blob dead_letters expiry_reconciler lease_stolen
-                   storage_outage sigterm_handover close_while_joining load load_kill)
+                   storage_outage kafka_outage sigterm_handover close_while_joining load load_kill)
     leasehold_test(NAME test_worker_${scenario} LABEL integration TIMEOUT 400
       COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_worker_pipeline.py
       ARGS ${scenario})

@@ -3,8 +3,8 @@
 
 Usage: test_worker_pipeline.py SCENARIO
   SCENARIO: semantics | duplicates | empty_blob | dead_letters | expiry_reconciler |
-            lease_stolen | storage_outage | sigterm_handover | close_while_joining |
-            load | load_kill
+            lease_stolen | storage_outage | kafka_outage | sigterm_handover |
+            close_while_joining | load | load_kill
 
 Every run uses its own topics (wtest<random>.*), consumer group and storage
 container, so runs never see each other; the container and the topics are
@@ -13,7 +13,9 @@ by one long-running `kcat -C` per run into memory, and tests wait for them
 with a deadline (a polled condition, never a fixed sleep). State is read
 straight from the product's blob in Azurite (SharedKey with Azurite's
 published development account key), which is also how lease states are
-checked.
+checked. kafka_outage runs its own broker (deploy/local/services with
+LEASEHOLD_KAFKA_PORT, a session and a --persistent folder of its own), as it
+stops and starts it; the others share the broker on 127.0.0.1:9092.
 
 Assertions are exact: quantities after every command, one outcome (one
 distinct eventId) per command, the same eventId for a retried commandId,
@@ -27,7 +29,9 @@ import hmac
 import json
 import os
 import random
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -140,30 +144,30 @@ def kafka_tool(*args):
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
 
 
-def ensure_topic(topic):
+def ensure_topic(topic, brokers=BROKERS):
     """kcat's metadata request auto-creates the topic (num.partitions=6)."""
     def ready():
-        out = subprocess.run(["kcat", "-L", "-b", BROKERS, "-t", topic, "-m", "5"],
+        out = subprocess.run(["kcat", "-L", "-b", brokers, "-t", topic, "-m", "5"],
                              capture_output=True, text=True).stdout
         return ('topic "%s" with %d partitions' % (topic, PARTITIONS)) in out
     wait_for(ready, "topic " + topic, 60, 0.5)
 
 
-def produce(topic, messages):
+def produce(topic, messages, brokers=BROKERS):
     """messages: list of (key, value str). One kcat run, keys split on \\x1f."""
     data = "".join("%s\x1f%s\n" % (k, v) for k, v in messages)
-    subprocess.run(["kcat", "-P", "-b", BROKERS, "-t", topic, "-K", "\x1f", "-z", "none"],
+    subprocess.run(["kcat", "-P", "-b", brokers, "-t", topic, "-K", "\x1f", "-z", "none"],
                    input=data.encode(), check=True, timeout=120)
 
 
 class TopicReader:
     """Reads a topic from the beginning into memory, in a background thread."""
 
-    def __init__(self, topic):
+    def __init__(self, topic, brokers=BROKERS):
         self.lines = []
         self.lock = threading.Lock()
         self.proc = subprocess.Popen(
-            ["kcat", "-C", "-b", BROKERS, "-t", topic, "-o", "beginning", "-q", "-u",
+            ["kcat", "-C", "-b", brokers, "-t", topic, "-o", "beginning", "-q", "-u",
              "-f", "%p\t%o\t%s\n"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -184,11 +188,91 @@ class TopicReader:
         self.proc.wait()
 
 
+def free_port_pair():
+    """A free port P with P+1 free too (a broker's listener and controller).
+    Nothing holds them after this returns: a race with another program
+    picking the same port shows as the broker failing to start."""
+    while True:
+        with socket.socket() as a:
+            a.bind(("127.0.0.1", 0))
+            port = a.getsockname()[1]
+            if port >= 65535:
+                continue
+            with socket.socket() as b:
+                try:
+                    b.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+        return port
+
+
+class PrivateKafka:
+    """A broker of the run's own, started and stopped with
+    deploy/local/services: LEASEHOLD_KAFKA_PORT on a free port, a unique
+    session (so `down` stops only it) and a --persistent folder (so a
+    restart keeps its topics and committed offsets). Azurite is reused."""
+
+    def __init__(self, suffix):
+        self.port = free_port_pair()
+        self.brokers = "127.0.0.1:%d" % self.port
+        self.session = suffix + "-kafka"
+        self.dir = tempfile.mkdtemp(prefix=self.session)
+        self.log = os.path.join(ROOT, ".services", "logs", "kafka-%d.log" % self.port)
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+
+    def _services(self, action, *args):
+        env = dict(os.environ, LEASEHOLD_KAFKA_PORT=str(self.port))
+        proc = subprocess.run([os.path.join(ROOT, "deploy", "local", "services"), action,
+                               "--session", self.session] + list(args),
+                              env=env, capture_output=True, text=True, timeout=300)
+        if proc.returncode != 0:
+            raise Failure("services %s --session %s: %s" % (action, self.session, proc.stderr))
+
+    def start(self):
+        self._services("up", "--persistent", self.dir)
+
+    def stop(self):
+        self._services("down")
+
+    def log_tail(self, lines=40):
+        try:
+            with open(self.log) as f:
+                return "".join(f.readlines()[-lines:])
+        except OSError as e:
+            return str(e)
+
+    def close(self):
+        """Stops the broker if it runs, and deletes its data and log."""
+        try:
+            self.stop()
+        except Failure as e:  # reported, not fatal: the result stands
+            print("warning: %s" % e)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        if os.path.exists(self.log):
+            os.remove(self.log)
+
+
 # ---- one test run -----------------------------------------------------------
 
 class Run:
-    def __init__(self, name, **worker_env):
+    def __init__(self, name, own_broker=False, **worker_env):
         self.suffix = "wtest%s%d" % (name.replace("_", ""), random.randrange(10**6))
+        # The broker is the last thing close() stops: made first, and closed
+        # here when anything after it fails (main() gets no Run to close).
+        self.broker = PrivateKafka(self.suffix) if own_broker else None
+        self.brokers = self.broker.brokers if self.broker else BROKERS
+        try:
+            self._setup(worker_env)
+        except BaseException:
+            if self.broker:
+                self.broker.close()
+            raise
+
+    def _setup(self, worker_env):
         self.topics = {k: "%s.%s" % (self.suffix, k)
                        for k in ("reservations", "releases", "admin", "events", "dlq")}
         self.container = self.suffix
@@ -197,7 +281,7 @@ class Run:
         self.command_seq = 0
         self.env = dict(os.environ)
         self.env.update({
-            "LEASEHOLD_KAFKA_BROKERS": BROKERS,
+            "LEASEHOLD_KAFKA_BROKERS": self.brokers,
             "LEASEHOLD_KAFKA_GROUP_ID": self.suffix,
             "LEASEHOLD_KAFKA_SESSION_TIMEOUT": "6s",
             "LEASEHOLD_STORAGE_CONTAINER": self.container,
@@ -211,9 +295,13 @@ class Run:
             self.env["LEASEHOLD_TOPIC_" + k.upper()] = topic
         self.env.update(worker_env)
         for topic in self.topics.values():
-            ensure_topic(topic)
-        self.events = TopicReader(self.topics["events"])
-        self.dlq = TopicReader(self.topics["dlq"])
+            ensure_topic(topic, self.brokers)
+        self.open_readers()
+
+    def open_readers(self):
+        """(Re)reads the events and dead letters from the beginning."""
+        self.events = TopicReader(self.topics["events"], self.brokers)
+        self.dlq = TopicReader(self.topics["dlq"], self.brokers)
 
     # workers
     def start_worker(self, wid):
@@ -243,6 +331,8 @@ class Run:
         cleanups = [
             lambda: blob_request("DELETE", "/" + self.container, {"restype": "container"}),
             lambda: blob_request("DELETE", "/" + self.suffix + "-leases", {"restype": "container"}),
+            # A private broker's topics go with its data folder.
+            self.broker.close if self.broker else
             lambda: kafka_tool("org.apache.kafka.tools.TopicCommand", "--bootstrap-server", BROKERS,
                                "--delete", "--topic", self.suffix + "\\..*"),
         ]
@@ -257,6 +347,9 @@ class Run:
             print("---- %s (last 40 lines)" % name)
             with open(os.path.join(self.tmp, name)) as f:
                 print("".join(f.readlines()[-40:]))
+        if self.broker:
+            print("---- %s (last 40 lines)" % self.broker.log)
+            print(self.broker.log_tail())
 
     # commands
     def command(self, ctype, product, **fields):
@@ -268,7 +361,8 @@ class Run:
         return cmd
 
     def send(self, topic_key, cmds):
-        produce(self.topics[topic_key], [(c["productId"], json.dumps(c)) for c in cmds])
+        produce(self.topics[topic_key], [(c["productId"], json.dumps(c)) for c in cmds],
+                self.brokers)
 
     def outcomes(self, command_id):
         return [e for e in self.events.all() if e["commandId"] == command_id]
@@ -640,6 +734,67 @@ def scenario_storage_outage(run):
     expect(ev, type="stock.restocked", quantity=9, total=9, available=9)
 
 
+def ready_status(url):
+    """(status, body) of /readyz when it says 503, else None."""
+    status, body = http_get(url)
+    return (status, body) if status == 503 else None
+
+
+def scenario_kafka_outage(run):
+    # Issue 3: the (private) broker stops right after commands were sent and
+    # comes back on the same data. Readiness goes false naming Kafka, comes
+    # back, and every command sent before and after has exactly one outcome.
+    run.env["LEASEHOLD_ADMIN_LISTEN"] = "127.0.0.1:0"
+    run.start_worker("w1")
+    readyz = "http://127.0.0.1:%s/readyz" % admin_port(run, "w1")
+    p = "PROD-K"
+    first = [run.command("restock", p, quantity=100),
+             run.command("reserve", p, quantity=10, customerId="CUST-1")]
+    expect(run.run_one("admin", first[0]), type="stock.restocked", total=100, available=100)
+    expect(run.run_one("reservations", first[1]), type="reservation.created", total=100,
+           available=90, reserved=10)
+    wait_for(lambda: http_get(readyz)[0] == 200, "readiness before the outage")
+    before = [run.command("reserve", p, quantity=3, customerId="CUST-2"),
+              run.command("reserve", p, quantity=4, customerId="CUST-3"),
+              run.command("restock", p, quantity=20)]
+    for c in before:
+        run.send(TOPIC_OF[c["type"]], [c])
+    run.broker.stop()
+    t0 = time.monotonic()
+    status, body = wait_for(lambda: ready_status(readyz), "readiness 503 during the outage")
+    print("readiness 503 %.1f s after the broker stopped: %s" % (time.monotonic() - t0, body.strip()))
+    check_eq(body, "not ready: kafka: unreachable or failing\n", "readiness reason")
+    run.broker.start()
+    t0 = time.monotonic()
+    wait_for(lambda: http_get(readyz)[0] == 200, "readiness after the broker returned", 180, 0.25)
+    print("ready again %.1f s after the broker answered" % (time.monotonic() - t0))
+    # A reader's kcat may have given up while the broker was away.
+    run.events.close()
+    run.dlq.close()
+    run.open_readers()
+    after = [run.command("reserve", p, quantity=6, customerId="CUST-4"),
+             run.command("release", p, quantity=5, customerId="CUST-1"),
+             run.command("restock", p, quantity=5)]
+    for c in after:
+        run.send(TOPIC_OF[c["type"]], [c])
+    every = first + before + after
+    wait_for(lambda: all(run.outcomes(c["commandId"]) for c in every), "all outcomes")
+    want = {"reserve": "reservation.created", "release": "reservation.released",
+            "restock": "stock.restocked"}
+    for c in every:
+        evs = run.outcomes(c["commandId"])
+        # A delivery retried across the outage may repeat the event: the
+        # same event (one eventId), never a second outcome.
+        check_eq(len({e["eventId"] for e in evs}), 1, "outcomes of %s" % c["commandId"])
+        expect(evs[0], type=want[c["type"]], quantity=c["quantity"])
+    print("%d commands, %d events" % (len(every), len(run.events.all())))
+    st = read_state(run.container, p)
+    check_eq((st["total"], st["available"], st["reserved"]), (125, 107, 18), "final state")
+    check_eq(sorted(r["quantity"] for r in st["reservations"]), [3, 4, 5, 6], "reservations")
+    check_eq(run.dlq.all(), [], "nothing dead-lettered")
+    check_eq(run.stop_worker("w1"), 0, "exit code after SIGTERM")
+
+
 def scenario_sigterm_handover(run):
     run.env["LEASEHOLD_WORKER_IDLE_RELEASE"] = "10m"  # only SIGTERM releases it
     run.start_worker("w1")
@@ -698,6 +853,8 @@ def scenario_close_while_joining(run):
 
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items()
              if name.startswith("scenario_")}
+# Scenarios that stop and start their broker: they get one of their own.
+OWN_BROKER = {"kafka_outage"}
 
 
 def main():
@@ -705,7 +862,7 @@ def main():
         print("usage: %s %s" % (sys.argv[0], "|".join(sorted(SCENARIOS))), file=sys.stderr)
         return 2
     name = sys.argv[1]
-    run = Run(name)
+    run = Run(name, own_broker=name in OWN_BROKER)
     t0 = time.monotonic()
     try:
         SCENARIOS[name](run)
