@@ -309,9 +309,23 @@ static blob_code blob_http_curl_code(CURLcode rc) {
     }
 }
 
-/* One attempt. Fills resp; returns BLOB_OK on 2xx, else the code with err set. */
+/* The service did not accept the bearer token itself: 401, or 403
+ * AuthenticationFailed, which is what Azure Storage (and Azurite) answer to
+ * an expired or revoked token. Other 403s (AuthorizationPermissionMismatch:
+ * the identity lacks a role) would fail again with any token. */
+static int blob_http_token_refused(const storage_response *resp) {
+    const char *code = storage_response_header(resp, "x-ms-error-code");
+    return resp->status == 401 ||
+           (resp->status == 403 && code && strcmp(code, "AuthenticationFailed") == 0);
+}
+
+/* One attempt. Fills resp; returns BLOB_OK on 2xx, else the code with err set.
+ * *token_refused: the service refused a bearer token that a fresh fetch may
+ * replace (see storage_token_reject). */
 static blob_code blob_http_attempt(blob_client *c, const storage_request *req, const char *path,
-                                   const char *target, storage_response *resp, blob_error *err) {
+                                   const char *target, storage_response *resp, blob_error *err,
+                                   int *token_refused) {
+    *token_refused = 0;
     blob_http *h = c->http;
     blob_fault fault = blob_http_take_fault(h);
     if (fault == BLOB_FAULT_CONNECT) {
@@ -421,6 +435,8 @@ static blob_code blob_http_attempt(blob_client *c, const storage_request *req, c
     } else {
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp->status);
         code = storage_status_code(resp->status);
+        if (token && blob_http_token_refused(resp))
+            *token_refused = storage_token_reject(c->token, token);
         if (code != BLOB_OK)
             storage_error_from_response(err, req->op, target, resp->status,
                                         storage_response_header(resp, "x-ms-error-code"),
@@ -448,6 +464,7 @@ blob_code blob_http_execute(blob_client *c, const storage_request *req, storage_
     const blob_http_options *o = &c->http->opts;
     int attempts = req->retry ? o->max_retries + 1 : 1;
     blob_code code = BLOB_OK;
+    int token_renewed = 0;
     for (int attempt = 0; attempt < attempts; attempt++) {
         if (attempt > 0) {
             uint32_t rnd = 0;
@@ -457,7 +474,14 @@ blob_code blob_http_execute(blob_client *c, const storage_request *req, storage_
             nanosleep(&ts, NULL); /* backoff, not synchronisation */
             storage_response_free(resp);
         }
-        code = blob_http_attempt(c, req, path, target, resp, err);
+        int token_refused;
+        code = blob_http_attempt(c, req, path, target, resp, err, &token_refused);
+        if (token_refused && !token_renewed) {
+            /* Once, at once: a fresh token is the remedy, not a backoff. */
+            token_renewed = 1;
+            storage_response_free(resp);
+            code = blob_http_attempt(c, req, path, target, resp, err, &token_refused);
+        }
         if (code != BLOB_ERR_TRANSIENT)
             break;
     }

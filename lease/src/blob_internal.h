@@ -119,6 +119,12 @@ void storage_token_free(storage_token *t);
  * (endpoint refused, empty/unreadable file, bad response), BLOB_ERR_TRANSIENT
  * (endpoint unreachable or 5xx), BLOB_ERR_NOMEM. The message never holds the token. */
 blob_code storage_token_get(storage_token *t, char **out, char *err, size_t errlen);
+/* The service refused `used` (401, or 403 AuthenticationFailed): a managed-identity token can be revoked
+ * or cut short before its expires_on, so the cached copy is dropped (unless
+ * another thread already replaced it) and 1 is returned: one more attempt
+ * will fetch a fresh token. 0 for static and file tokens, which a retry
+ * would only send again (a rotated file is picked up by its mtime anyway). */
+int storage_token_reject(storage_token *t, const char *used);
 /* How many times the token was (re)loaded from file or endpoint; for tests. */
 int storage_token_fetch_count(storage_token *t);
 

@@ -12,7 +12,10 @@
  *            IDENTITY_HEADER, api-version 2019-08-01). The JSON answer's
  *            access_token is cached until STORAGE_TOKEN_REFRESH_S before its
  *            expires_on (epoch seconds, string or number; expires_in as
- *            fallback).
+ *            fallback). A refused token (401, or 403 AuthenticationFailed
+ *            as Azure answers an expired one) drops the cached token
+ *            (storage_token_reject) so the request is tried once more
+ *            with a fresh one: tokens can be revoked before they expire.
  * A mutex serialises refreshes; requests share the cached token. Tokens are
  * never put into messages.
  */
@@ -304,6 +307,19 @@ done:
     if (curl)
         curl_easy_cleanup(curl);
     return code;
+}
+
+int storage_token_reject(storage_token *t, const char *used) {
+    if (t->kind == TOKEN_STATIC || t->kind == TOKEN_FILE)
+        return 0;
+    pthread_mutex_lock(&t->lock);
+    if (t->token && strcmp(t->token, used) == 0) {
+        storage_token_wipe(t->token);
+        t->token = NULL;
+        t->expires_on = 0;
+    }
+    pthread_mutex_unlock(&t->lock);
+    return 1;
 }
 
 blob_code storage_token_get(storage_token *t, char **out, char *err, size_t errlen) {

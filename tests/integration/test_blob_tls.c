@@ -204,7 +204,8 @@ static void test_https_expired_bearer_token_is_auth_error(void **state) {
     blob_client *c = client(env, cs, 1, jwt, NULL);
     blob_error e;
     assert_int_equal(blob_container_create(c, "tls-expired", &e), BLOB_ERR_AUTH);
-    assert_true(e.http_status == 401 || e.http_status == 403);
+    assert_int_equal(e.http_status, 403);
+    assert_string_equal(e.storage_code, "AuthenticationFailed");
     assert_null(strstr(e.message, jwt));
     blob_client_free(c);
 }
@@ -235,6 +236,41 @@ static void test_https_managed_identity_token(void **state) {
     blob_test_server_stop(s);
 }
 
+/* A token the service refuses although its expires_on lies ahead (revoked,
+ * or cut short) is dropped at the 401: the request is sent again at once
+ * with a freshly fetched token and succeeds. */
+static void test_https_refused_managed_identity_token_is_fetched_again(void **state) {
+    tls_env *env = *state;
+    char stale[1024], fresh[1024], stale_body[1400], fresh_body[1400], cs[256], mi[128];
+    make_jwt(stale, sizeof stale, -300);
+    make_jwt(fresh, sizeof fresh, 3600);
+    long long claimed = (long long)time(NULL) + 3600;
+    snprintf(stale_body, sizeof stale_body, "{\"access_token\":\"%s\",\"expires_on\":%lld}",
+             stale, claimed);
+    snprintf(fresh_body, sizeof fresh_body, "{\"access_token\":\"%s\",\"expires_on\":%lld}",
+             fresh, claimed);
+    blob_test_reply script[] = {{200, stale_body, "Content-Type", "application/json"},
+                                {200, fresh_body, "Content-Type", "application/json"}};
+    blob_test_server *s = blob_test_server_start(script, 2);
+    snprintf(mi, sizeof mi, "http://127.0.0.1:%u/metadata/identity/oauth2/token",
+             blob_test_server_port(s));
+    snprintf(cs, sizeof cs, "BlobEndpoint=%s", env->endpoint);
+    blob_client_options o;
+    blob_client_options_init(&o);
+    o.connection_string = cs;
+    o.ca_file = env->ca_file;
+    o.use_managed_identity = 1;
+    o.managed_identity_endpoint = mi;
+    o.max_retries = 0; /* the second try is the token's, not a retry */
+    blob_error e;
+    blob_client *c = blob_client_new(&o, &e);
+    assert_non_null(c);
+    exercise(c, "tls-mi-refetch");
+    assert_int_equal(blob_test_server_requests(s), 2);
+    blob_client_free(c);
+    blob_test_server_stop(s);
+}
+
 int main(void) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
@@ -244,6 +280,7 @@ int main(void) {
         cmocka_unit_test(test_https_bearer_token_file),
         cmocka_unit_test(test_https_expired_bearer_token_is_auth_error),
         cmocka_unit_test(test_https_managed_identity_token),
+        cmocka_unit_test(test_https_refused_managed_identity_token_is_fetched_again),
     };
     int failed = cmocka_run_group_tests(tests, group_setup, group_teardown);
     curl_global_cleanup();

@@ -162,6 +162,39 @@ static void test_token_imds_refreshes_within_five_minutes(void **state) {
     blob_test_server_stop(s);
 }
 
+static void test_token_reject_drops_only_the_refused_managed_identity_token(void **state) {
+    (void)state;
+    char b1[160], b2[160];
+    long long later = (long long)time(NULL) + 3600;
+    snprintf(b1, sizeof b1, "{\"access_token\":\"revoked\",\"expires_on\":%lld}", later);
+    snprintf(b2, sizeof b2, "{\"access_token\":\"replacement\",\"expires_on\":%lld}", later);
+    blob_test_reply script[] = {{200, b1, NULL, NULL}, {200, b2, NULL, NULL}};
+    blob_test_server *s = blob_test_server_start(script, 2);
+    char url[128];
+    mi_endpoint(s, url, sizeof url, "/token");
+    storage_token_options o = {.managed_identity = 1, .mi_endpoint = url};
+    storage_token *t = new_token(&o);
+    expect_token(t, "revoked");
+    /* A refusal of a token already replaced (by another thread) keeps the cache... */
+    assert_int_equal(storage_token_reject(t, "older"), 1);
+    expect_token(t, "revoked");
+    assert_int_equal(blob_test_server_requests(s), 1);
+    /* ... a refusal of the cached one drops it despite its expires_on. */
+    assert_int_equal(storage_token_reject(t, "revoked"), 1);
+    expect_token(t, "replacement");
+    expect_token(t, "replacement");
+    assert_int_equal(blob_test_server_requests(s), 2);
+    storage_token_free(t);
+    blob_test_server_stop(s);
+
+    /* Static and file tokens: a retry would send the same token again. */
+    storage_token_options so = {.static_token = "static-tok"};
+    t = new_token(&so);
+    assert_int_equal(storage_token_reject(t, "static-tok"), 0);
+    expect_token(t, "static-tok");
+    storage_token_free(t);
+}
+
 static void test_token_app_service_style(void **state) {
     (void)state;
     char body[160];
@@ -248,6 +281,7 @@ int main(void) {
         cmocka_unit_test(test_token_file_reread_on_change),
         cmocka_unit_test(test_token_imds_cached_until_refresh_window),
         cmocka_unit_test(test_token_imds_refreshes_within_five_minutes),
+        cmocka_unit_test(test_token_reject_drops_only_the_refused_managed_identity_token),
         cmocka_unit_test(test_token_app_service_style),
         cmocka_unit_test(test_token_imds_errors_classified_without_secrets),
         cmocka_unit_test(test_token_imds_unreachable_is_transient),
