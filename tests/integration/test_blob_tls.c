@@ -210,14 +210,21 @@ static void test_https_expired_bearer_token_is_auth_error(void **state) {
     blob_client_free(c);
 }
 
-static void test_https_managed_identity_token(void **state) {
-    tls_env *env = *state;
-    char jwt[1024], body[1400], cs[256], mi[128];
-    make_jwt(jwt, sizeof jwt, 3600);
-    snprintf(body, sizeof body, "{\"access_token\":\"%s\",\"expires_on\":\"%lld\"}", jwt,
+/* A managed-identity endpoint answer: a JWT valid for jwt_exp_in seconds,
+ * whatever it really is, claimed to last an hour. */
+static void mi_token_body(char *out, size_t cap, long jwt_exp_in) {
+    char jwt[1024];
+    make_jwt(jwt, sizeof jwt, jwt_exp_in);
+    snprintf(out, cap, "{\"access_token\":\"%s\",\"expires_on\":\"%lld\"}", jwt,
              (long long)time(NULL) + 3600);
-    blob_test_reply script[] = {{200, body, "Content-Type", "application/json"}};
-    blob_test_server *s = blob_test_server_start(script, 1);
+}
+
+/* Runs exercise() with tokens from a scripted managed-identity endpoint;
+ * returns how many tokens the client fetched. */
+static int mi_exercise(tls_env *env, blob_test_reply *script, int n, const char *container,
+                       int max_retries) {
+    blob_test_server *s = blob_test_server_start(script, n);
+    char cs[256], mi[128];
     snprintf(mi, sizeof mi, "http://127.0.0.1:%u/metadata/identity/oauth2/token",
              blob_test_server_port(s));
     snprintf(cs, sizeof cs, "BlobEndpoint=%s", env->endpoint);
@@ -227,48 +234,36 @@ static void test_https_managed_identity_token(void **state) {
     o.ca_file = env->ca_file;
     o.use_managed_identity = 1;
     o.managed_identity_endpoint = mi;
+    o.max_retries = max_retries;
     blob_error e;
     blob_client *c = blob_client_new(&o, &e);
     assert_non_null(c);
-    exercise(c, "tls-managed-identity");
-    assert_int_equal(blob_test_server_requests(s), 1); /* one token served every request */
+    exercise(c, container);
+    int fetched = blob_test_server_requests(s);
     blob_client_free(c);
     blob_test_server_stop(s);
+    return fetched;
+}
+
+static void test_https_managed_identity_token(void **state) {
+    char body[1400];
+    mi_token_body(body, sizeof body, 3600);
+    blob_test_reply script[] = {{200, body, "Content-Type", "application/json"}};
+    /* One token served every request. */
+    assert_int_equal(mi_exercise(*state, script, 1, "tls-managed-identity", 3), 1);
 }
 
 /* A token the service refuses although its expires_on lies ahead (revoked,
- * or cut short) is dropped at the 401: the request is sent again at once
- * with a freshly fetched token and succeeds. */
+ * or cut short; Azure and Azurite answer 403 AuthenticationFailed) is
+ * dropped: the request is sent again at once with a freshly fetched token.
+ * No retries are allowed, so the second try can only be the token's. */
 static void test_https_refused_managed_identity_token_is_fetched_again(void **state) {
-    tls_env *env = *state;
-    char stale[1024], fresh[1024], stale_body[1400], fresh_body[1400], cs[256], mi[128];
-    make_jwt(stale, sizeof stale, -300);
-    make_jwt(fresh, sizeof fresh, 3600);
-    long long claimed = (long long)time(NULL) + 3600;
-    snprintf(stale_body, sizeof stale_body, "{\"access_token\":\"%s\",\"expires_on\":%lld}",
-             stale, claimed);
-    snprintf(fresh_body, sizeof fresh_body, "{\"access_token\":\"%s\",\"expires_on\":%lld}",
-             fresh, claimed);
-    blob_test_reply script[] = {{200, stale_body, "Content-Type", "application/json"},
-                                {200, fresh_body, "Content-Type", "application/json"}};
-    blob_test_server *s = blob_test_server_start(script, 2);
-    snprintf(mi, sizeof mi, "http://127.0.0.1:%u/metadata/identity/oauth2/token",
-             blob_test_server_port(s));
-    snprintf(cs, sizeof cs, "BlobEndpoint=%s", env->endpoint);
-    blob_client_options o;
-    blob_client_options_init(&o);
-    o.connection_string = cs;
-    o.ca_file = env->ca_file;
-    o.use_managed_identity = 1;
-    o.managed_identity_endpoint = mi;
-    o.max_retries = 0; /* the second try is the token's, not a retry */
-    blob_error e;
-    blob_client *c = blob_client_new(&o, &e);
-    assert_non_null(c);
-    exercise(c, "tls-mi-refetch");
-    assert_int_equal(blob_test_server_requests(s), 2);
-    blob_client_free(c);
-    blob_test_server_stop(s);
+    char stale[1400], fresh[1400];
+    mi_token_body(stale, sizeof stale, -300);
+    mi_token_body(fresh, sizeof fresh, 3600);
+    blob_test_reply script[] = {{200, stale, "Content-Type", "application/json"},
+                                {200, fresh, "Content-Type", "application/json"}};
+    assert_int_equal(mi_exercise(*state, script, 2, "tls-mi-refetch", 0), 2);
 }
 
 int main(void) {

@@ -108,6 +108,14 @@ static void mi_endpoint(blob_test_server *s, char *out, size_t cap, const char *
     snprintf(out, cap, "http://127.0.0.1:%u%s", blob_test_server_port(s), path);
 }
 
+/* An IMDS-style source on the scripted server, no client id. */
+static storage_token *imds_token(blob_test_server *s) {
+    char url[128];
+    mi_endpoint(s, url, sizeof url, "/token");
+    storage_token_options o = {.managed_identity = 1, .mi_endpoint = url};
+    return new_token(&o);
+}
+
 static void test_token_imds_cached_until_refresh_window(void **state) {
     (void)state;
     char body[256];
@@ -148,10 +156,7 @@ static void test_token_imds_refreshes_within_five_minutes(void **state) {
     snprintf(b2, sizeof b2, "{\"access_token\":\"fresh\",\"expires_in\":\"86400\"}");
     blob_test_reply script[] = {{200, b1, NULL, NULL}, {200, b2, NULL, NULL}};
     blob_test_server *s = blob_test_server_start(script, 2);
-    char url[128];
-    mi_endpoint(s, url, sizeof url, "/token");
-    storage_token_options o = {.managed_identity = 1, .mi_endpoint = url};
-    storage_token *t = new_token(&o);
+    storage_token *t = imds_token(s);
     expect_token(t, "near-expiry");
     expect_token(t, "fresh"); /* the first one was due for refresh */
     expect_token(t, "fresh");
@@ -170,10 +175,7 @@ static void test_token_reject_drops_only_the_refused_managed_identity_token(void
     snprintf(b2, sizeof b2, "{\"access_token\":\"replacement\",\"expires_on\":%lld}", later);
     blob_test_reply script[] = {{200, b1, NULL, NULL}, {200, b2, NULL, NULL}};
     blob_test_server *s = blob_test_server_start(script, 2);
-    char url[128];
-    mi_endpoint(s, url, sizeof url, "/token");
-    storage_token_options o = {.managed_identity = 1, .mi_endpoint = url};
-    storage_token *t = new_token(&o);
+    storage_token *t = imds_token(s);
     expect_token(t, "revoked");
     /* A refusal of a token already replaced (by another thread) keeps the cache... */
     assert_int_equal(storage_token_reject(t, "older"), 1);
