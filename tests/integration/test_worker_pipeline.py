@@ -741,10 +741,16 @@ def ready_status(url):
 
 
 def scenario_kafka_outage(run):
-    # Issue 3: the (private) broker stops right after commands were sent and
-    # comes back on the same data. Readiness goes false naming Kafka, comes
-    # back, and every command sent before and after has exactly one outcome.
+    # Issue 3: Kafka goes away while commands are in the middle of their
+    # pipeline and comes back on the same data. Readiness goes false naming
+    # Kafka, comes back, and every command sent before and after the outage
+    # has exactly one outcome. To put commands in that window for certain,
+    # the test holds their product's lease while they are consumed, stops
+    # the broker, then lets the lease go: the worker applies them to the
+    # blob with no broker to publish to, and a short delivery timeout makes
+    # those publications fail and be retried.
     run.env["LEASEHOLD_ADMIN_LISTEN"] = "127.0.0.1:0"
+    run.env["LEASEHOLD_KAFKA_DELIVERY_TIMEOUT"] = "3s"
     run.start_worker("w1")
     readyz = "http://127.0.0.1:%s/readyz" % admin_port(run, "w1")
     p = "PROD-K"
@@ -754,16 +760,36 @@ def scenario_kafka_outage(run):
     expect(run.run_one("reservations", first[1]), type="reservation.created", total=100,
            available=90, reserved=10)
     wait_for(lambda: http_get(readyz)[0] == 200, "readiness before the outage")
+
+    # Idle, the worker lets the lease go (worker.idle_release, 2 s) with the
+    # published outbox cleared in the blob: nothing of before is pending.
+    wait_for(lambda: lease_state(run.container, p) == "available", "w1 to release the lease")
+    check_eq(read_state(run.container, p)["outbox"], [], "outbox after the idle release")
+    holder = "00000000-0000-4000-8000-00000000cafe"
+    status, body = lease_action(run.container, p, "acquire", lease_duration=-1,
+                                proposed_lease_id=holder)
+    check_eq(status, 201, "take lease (%r)" % body)
     before = [run.command("reserve", p, quantity=3, customerId="CUST-2"),
               run.command("reserve", p, quantity=4, customerId="CUST-3"),
               run.command("restock", p, quantity=20)]
     for c in before:
         run.send(TOPIC_OF[c["type"]], [c])
-    run.broker.stop()
+    wait_for(lambda: "Could not acquire lease for product " + p in run.worker_log("w1"),
+             "w1 to find the lease held elsewhere")
     t0 = time.monotonic()
+    run.broker.stop()  # returns once the broker has exited
     status, body = wait_for(lambda: ready_status(readyz), "readiness 503 during the outage")
-    print("readiness 503 %.1f s after the broker stopped: %s" % (time.monotonic() - t0, body.strip()))
+    print("readiness 503 %.1f s after the broker was told to stop: %s"
+          % (time.monotonic() - t0, body.strip()))
     check_eq(body, "not ready: kafka: unreachable or failing\n", "readiness reason")
+    status, body = lease_action(run.container, p, "release", lease_id=holder)
+    check_eq(status, 200, "release lease (%r)" % body)
+    # A batch of them is applied during the outage, and its events fail to
+    # be published (retried; the product's later commands wait behind them).
+    wait_for(lambda: "Publishing " in run.worker_log("w1"), "a failed publication")
+    st = read_state(run.container, p)
+    check((st["total"], st["reserved"]) != (100, 10), "applied during the outage: %r" % st)
+    check_eq(http_get(readyz)[0], 503, "readiness while events wait for Kafka")
     run.broker.start()
     t0 = time.monotonic()
     wait_for(lambda: http_get(readyz)[0] == 200, "readiness after the broker returned", 180, 0.25)
@@ -783,7 +809,7 @@ def scenario_kafka_outage(run):
             "restock": "stock.restocked"}
     for c in every:
         evs = run.outcomes(c["commandId"])
-        # A delivery retried across the outage may repeat the event: the
+        # A publication retried across the outage may repeat the event: the
         # same event (one eventId), never a second outcome.
         check_eq(len({e["eventId"] for e in evs}), 1, "outcomes of %s" % c["commandId"])
         expect(evs[0], type=want[c["type"]], quantity=c["quantity"])
