@@ -8,6 +8,7 @@
  */
 #include <curl/curl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,11 +26,16 @@
 #include "worker.h"
 #include "worker_config.h"
 
-static volatile sig_atomic_t main_stop;
+/* The kernel delivers SIGTERM to any thread that does not block it (often
+ * a librdkafka or renewal thread), so the flag the main loop reads is a
+ * lock-free atomic: C11 allows those in signal handlers, and unlike a
+ * volatile sig_atomic_t they are well-defined across threads. */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "the stop flag must be lock-free for the signal handler");
+static atomic_int main_stop;
 
 static void main_on_signal(int sig) {
     (void)sig;
-    main_stop = 1;
+    atomic_store(&main_stop, 1);
 }
 
 static void main_lease_log(int level, const char *line, void *opaque) {

@@ -475,11 +475,11 @@ static int wk_shutdown(worker *w, char *err, size_t errlen) {
     return rc;
 }
 
-int worker_run(worker *w, volatile sig_atomic_t *stop, char *err, size_t errlen) {
+int worker_run(worker *w, const atomic_int *stop, char *err, size_t errlen) {
     if (wk_subscribe(w, err, errlen) != 0)
         return -1;
     int64_t last_store = worker_time_mono_ms();
-    while (!*stop) {
+    while (!atomic_load(stop)) {
         int64_t now = worker_time_mono_ms();
         atomic_store(&w->loop_tick, now);
         rd_kafka_message_t *m = rd_kafka_consumer_poll(w->rk, POLL_MS);

@@ -13,7 +13,7 @@
 #ifndef LEASEHOLD_WORKER_WORKER_H
 #define LEASEHOLD_WORKER_WORKER_H
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -26,9 +26,11 @@ typedef struct worker worker;
  * `err` on failure. */
 worker *worker_new(const config *cfg, const char *worker_id, lease_manager *leases, char *err,
                    size_t errlen);
-/* 0 after a clean shutdown, -1 when the drain timed out or a fatal error
- * stopped the loop (err says which). */
-int worker_run(worker *w, volatile sig_atomic_t *stop, char *err, size_t errlen);
+/* Runs until *stop becomes non-zero (set from a signal handler, which may
+ * run on any thread: hence an atomic, not a volatile sig_atomic_t). 0 after
+ * a clean shutdown, -1 when the drain timed out or a fatal error stopped
+ * the loop (err says which). */
+int worker_run(worker *w, const atomic_int *stop, char *err, size_t errlen);
 void worker_free(worker *w); /* NULL is a no-op */
 
 /* Readiness: 1, or 0 with `reason` filled. */
