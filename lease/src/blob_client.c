@@ -384,7 +384,7 @@ blob_code blob_lease_acquire(blob_client *c, const char *container, const char *
 /* Renew, release and change: the current lease id, and a new one for change. */
 static blob_code blob_lease_with_id(blob_client *c, const char *op, const char *action,
                                     const char *container, const char *name, const char *lease_id,
-                                    const char *proposed_id, blob_error *err) {
+                                    const char *proposed_id, long timeout_ms, blob_error *err) {
     if (!blob_lease_check_id(op, container, name, lease_id, "lease id", err) ||
         (proposed_id != NULL &&
          !blob_lease_check_id(op, container, name, proposed_id, "proposed lease id", err)))
@@ -394,18 +394,25 @@ static blob_code blob_lease_with_id(blob_client *c, const char *op, const char *
     storage_request_header(&req, "x-ms-lease-id", lease_id);
     if (proposed_id)
         storage_request_header(&req, "x-ms-proposed-lease-id", proposed_id);
+    req.timeout_ms = timeout_ms;
     return blob_send(c, &req, err);
 }
 
 blob_code blob_lease_renew(blob_client *c, const char *container, const char *name,
                            const char *lease_id, blob_error *err) {
-    return blob_lease_with_id(c, "renew lease on", "renew", container, name, lease_id, NULL, err);
+    return blob_lease_renew_within(c, container, name, lease_id, 0, err);
+}
+
+blob_code blob_lease_renew_within(blob_client *c, const char *container, const char *name,
+                                  const char *lease_id, long timeout_ms, blob_error *err) {
+    return blob_lease_with_id(c, "renew lease on", "renew", container, name, lease_id, NULL,
+                              timeout_ms, err);
 }
 
 blob_code blob_lease_release(blob_client *c, const char *container, const char *name,
                              const char *lease_id, blob_error *err) {
     return blob_lease_with_id(c, "release lease on", "release", container, name, lease_id, NULL,
-                              err);
+                              0, err);
 }
 
 blob_code blob_lease_change(blob_client *c, const char *container, const char *name,
@@ -415,7 +422,7 @@ blob_code blob_lease_change(blob_client *c, const char *container, const char *n
                          "proposed lease id is missing");
     }
     return blob_lease_with_id(c, "change lease on", "change", container, name, lease_id,
-                              proposed_id, err);
+                              proposed_id, 0, err);
 }
 
 blob_code blob_lease_break(blob_client *c, const char *container, const char *name,

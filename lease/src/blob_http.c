@@ -409,8 +409,13 @@ static blob_code blob_http_attempt(blob_client *c, const storage_request *req, c
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, h->opts.connect_timeout_ms);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, h->opts.request_timeout_ms);
+    long connect_ms = h->opts.connect_timeout_ms, total_ms = h->opts.request_timeout_ms;
+    if (req->timeout_ms > 0) {
+        connect_ms = req->timeout_ms < connect_ms ? req->timeout_ms : connect_ms;
+        total_ms = req->timeout_ms < total_ms ? req->timeout_ms : total_ms;
+    }
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, total_ms);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, blob_http_on_body);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, resp);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, blob_http_on_header);

@@ -174,6 +174,10 @@ typedef struct storage_request {
     const void *body;
     size_t body_len;
     int retry; /* data operation: retry transient failures */
+    /* Shorter bound for this request than the client's connect and request
+     * timeouts, in ms; 0 for the client's. A renewal must not outlive the
+     * lease's safe deadline. */
+    long timeout_ms;
 } storage_request;
 
 typedef struct storage_response {
@@ -205,6 +209,13 @@ int storage_response_next(const storage_response *resp, size_t *pos, const char 
 /* Full-jitter exponential backoff: uniform in [0, min(cap, base * 2^attempt)]
  * drawn from `rnd`. attempt counts from 0. */
 long storage_backoff_ms(int attempt, int base_ms, int cap_ms, uint32_t rnd);
+
+/* blob_lease_renew bounded by timeout_ms (connect and whole request; 0:
+ * the client's timeouts). The lease engine passes the time left to the
+ * lease's safe deadline, so a hanging request ends, and the loss is
+ * reported, by that deadline rather than after the client's timeout. */
+blob_code blob_lease_renew_within(blob_client *c, const char *container, const char *name,
+                                  const char *lease_id, long timeout_ms, blob_error *err);
 
 /* Fault injection for tests: the next `count` requests of this client fail
  * without being sent, as a connection error (BLOB_FAULT_CONNECT) or as an

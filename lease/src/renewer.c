@@ -7,12 +7,15 @@
  * never more than `renew_concurrency` at a time, so one slow request does
  * not hold up thousands of other leases. A worker sends the renewal, lets
  * the pure rules in lease_timing.c decide (renewed / retry after backoff /
- * lost) and puts the lease back into the heap at the decided time.
+ * lost) and puts the lease back into the heap at the decided time. A
+ * renewal request never outlives the lease's safe deadline (its timeout is
+ * the time left), so `lost` fires by then even if the service hangs.
  *
  * While a worker uses a handle the handle is marked busy; release and free
  * wait for that (mgr->idle) so a handle never disappears under a renewal.
  * Callbacks run on the worker threads, outside every lock.
  */
+#include "blob_internal.h"
 #include "lease_internal.h"
 
 #include <inttypes.h>
@@ -70,10 +73,13 @@ lease_decision lease_renew_attempt(lease *l, int attempt, blob_error *be)
         return d;
     }
     int64_t old_expiry = l->expiry_ms;
+    /* A request still out at the safe deadline is cut off there: the loss
+     * is then reported on time even when the service hangs. */
+    int64_t budget_ms = l->safe_deadline_ms - now;
     pthread_mutex_unlock(&mgr->mu);
 
     int64_t sent = lease_now(mgr);
-    blob_lease_renew(mgr->client, l->container, l->blob, l->id, be);
+    blob_lease_renew_within(mgr->client, l->container, l->blob, l->id, (long)budget_ms, be);
     int64_t done = lease_now(mgr);
     lease_class cls = lease_classify(be);
 

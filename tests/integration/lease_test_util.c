@@ -154,3 +154,16 @@ void lt_await_renewed_or_lost(lt_recorder *r, int64_t ms)
 {
     lt_await(r, ms, 1);
 }
+
+lease *lt_acquire_recorded(lease_manager *m, const char *name, lt_recorder *r)
+{
+    lt_recorder_init(r);
+    lease_acquire_options ao;
+    memset(&ao, 0, sizeof(ao));
+    ao.callbacks = lt_recorder_callbacks(r);
+    lease *l = NULL;
+    lease_error err;
+    if (lease_try_acquire(m, name, &ao, &l, &err) != LEASE_OK)
+        fail_msg("acquire %s: %s", name, err.message);
+    return l;
+}

@@ -42,6 +42,9 @@ void lt_recorder_init(lt_recorder *r);
 void lt_recorder_destroy(lt_recorder *r);
 /* Callbacks that feed the recorder (opaque = the recorder). */
 lease_callbacks lt_recorder_callbacks(lt_recorder *r);
+/* Initialises `r` and takes `name` with its callbacks; fails the test
+ * unless the acquire succeeds. */
+lease *lt_acquire_recorded(lease_manager *m, const char *name, lt_recorder *r);
 /* Waits until r->lost > 0 or `ms` pass; returns r->lost. */
 int lt_await_lost(lt_recorder *r, int64_t ms);
 /* Waits until the lease was renewed or lost, at most `ms`. */

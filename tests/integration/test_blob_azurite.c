@@ -368,7 +368,9 @@ static void make_account_sas(const char *perms, const char *key_b64, char *out, 
              "devstoreaccount1\n%s\nb\nsco\n\n2099-01-01T00:00:00Z\n\n\n"
              "2021-12-02\n\n",
              perms);
-    unsigned char key[64], mac[32];
+    /* EVP_DecodeBlock writes 3 bytes per 4 characters, padding included:
+     * 66 for the 88-character development key (64 of them the key). */
+    unsigned char key[96], mac[32];
     size_t b64len = strlen(key_b64);
     int klen = EVP_DecodeBlock(key, (const unsigned char *)key_b64, (int)b64len);
     klen -= (key_b64[b64len - 1] == '=') + (key_b64[b64len - 2] == '='); /* padding */
