@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 #include "leasehold/inventory_schema.h"
+#include "state_blob.h"
 
 #define ADMIN_MAX_CONNECTIONS 64
 #define ADMIN_CONNECTION_TIMEOUT_S 30
@@ -127,36 +128,25 @@ static int admin_product_id_valid(const char *id) {
     return n >= 1 && n <= INV_PRODUCT_MAX;
 }
 
-/* Reads "{productId}.json" without a lease id: reads are allowed on a
- * leased blob, so this never disturbs the product's writer. */
 static void admin_inventory_from_storage(admin_http *a, const char *product_id, admin_reply *r) {
-    char blob_name[INV_PRODUCT_MAX + 8], msg[512];
-    snprintf(blob_name, sizeof(blob_name), "%s.json", product_id);
-    char *data = NULL;
-    size_t len = 0;
-    blob_error be;
-    blob_code rc = blob_get(a->blob, a->container, blob_name, NULL, &data, &len, NULL, &be);
-    /* An empty blob is a product that never came to be: a restock creates
-     * the blob before its first state write, and may be abandoned between. */
-    if (rc == BLOB_ERR_NOT_FOUND || (rc == BLOB_OK && len == 0)) {
-        free(data);
+    char name[INV_PRODUCT_MAX + 8], why[400], msg[512];
+    state_blob_name(product_id, name, sizeof(name));
+    inv_state st;
+    switch (state_blob_read(a->blob, a->container, name, &st, why, sizeof(why))) {
+    case STATE_BLOB_ABSENT:
         snprintf(msg, sizeof(msg), "product %s not found", product_id);
         admin_reply_error_json(r, MHD_HTTP_NOT_FOUND, msg);
         return;
-    }
-    if (rc != BLOB_OK) {
-        snprintf(msg, sizeof(msg), "storage: %s", be.message);
+    case STATE_BLOB_UNREACHABLE:
+        snprintf(msg, sizeof(msg), "storage: %s", why);
         admin_reply_error_json(r, MHD_HTTP_SERVICE_UNAVAILABLE, msg);
         return;
-    }
-    inv_state st;
-    char derr[256];
-    int decoded = inv_state_decode(data, len, &st, derr, sizeof(derr));
-    free(data);
-    if (decoded != 0) {
-        snprintf(msg, sizeof(msg), "state of %s is invalid: %s", product_id, derr);
+    case STATE_BLOB_INVALID:
+        snprintf(msg, sizeof(msg), "state of %s is invalid: %s", product_id, why);
         admin_reply_error_json(r, MHD_HTTP_INTERNAL_SERVER_ERROR, msg);
         return;
+    case STATE_BLOB_OK:
+        break;
     }
     r->status = MHD_HTTP_OK;
     r->content_type = ADMIN_CONTENT_JSON;

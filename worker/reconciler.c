@@ -32,6 +32,7 @@
 #include "leasehold/inventory_schema.h"
 #include "log.h"
 #include "metrics.h"
+#include "state_blob.h"
 
 #define RECONCILER_DEFAULT_TOPIC "inventory.admin"
 #define RECONCILER_DEFAULT_CONTAINER "inventory"
@@ -265,28 +266,19 @@ static int sweep_product(const char *name, void *opaque) {
         ctx->stats->aborted = 1;
         return 1;
     }
-    char *data = NULL;
-    size_t len = 0;
-    blob_error be;
-    blob_code rc = blob_get(r->blob, r->container, name, NULL, &data, &len, NULL, &be);
-    /* Deleted since the listing, or empty: a product that never came to be
-     * (a restock creates the blob before its first state write, and may be
-     * abandoned between); neither has reservations to expire. */
-    if (rc == BLOB_ERR_NOT_FOUND || (rc == BLOB_OK && len == 0)) {
-        free(data);
-        return 0;
-    }
-    if (rc != BLOB_OK) {
-        sweep_error(ctx, "%s", be.message);
-        return 0;
-    }
     inv_state st;
-    char derr[256];
-    int decoded = inv_state_decode(data, len, &st, derr, sizeof(derr));
-    free(data);
-    if (decoded != 0) {
-        sweep_error(ctx, "state blob %s is invalid: %s", name, derr);
+    char why[400];
+    switch (state_blob_read(r->blob, r->container, name, &st, why, sizeof(why))) {
+    case STATE_BLOB_ABSENT: /* deleted since the listing, or never came to be */
         return 0;
+    case STATE_BLOB_UNREACHABLE:
+        sweep_error(ctx, "%s", why);
+        return 0;
+    case STATE_BLOB_INVALID:
+        sweep_error(ctx, "state blob %s is invalid: %s", name, why);
+        return 0;
+    case STATE_BLOB_OK:
+        break;
     }
     ctx->stats->products++;
     size_t expired = 0;

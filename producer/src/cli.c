@@ -15,7 +15,7 @@
 #include "producer_config.h"
 #include "rest.h"
 #include "sender.h"
-#include "state_read.h"
+#include "state_blob.h"
 #include "tracker.h"
 
 /* The command-line fields as a JSON object for command_build. */
@@ -124,14 +124,16 @@ int cli_get(config *cfg, const char *product_id) {
         return REST_EXIT_ERROR;
     }
     inv_state st;
-    int rc =
-        state_read(c, config_string(cfg, "storage.container"), product_id, &st, err, sizeof(err));
+    char name[INV_PRODUCT_MAX + 8];
+    state_blob_name(product_id, name, sizeof(name));
+    state_blob_result rc =
+        state_blob_read(c, config_string(cfg, "storage.container"), name, &st, err, sizeof(err));
     int exit_code = REST_EXIT_ERROR;
-    if (rc == 1) {
+    if (rc == STATE_BLOB_ABSENT) {
         fprintf(stderr, "inventory-producer: product %s not found\n", product_id);
         exit_code = REST_EXIT_REJECTED;
-    } else if (rc != 0) {
-        fprintf(stderr, "inventory-producer: %s\n", err);
+    } else if (rc != STATE_BLOB_OK) {
+        fprintf(stderr, "inventory-producer: state of %s: %s\n", product_id, err);
     } else {
         char *text = inv_state_view_encode(&st);
         inv_state_clear(&st);

@@ -22,7 +22,7 @@
 #include "producer_config.h"
 #include "rest.h"
 #include "sender.h"
-#include "state_read.h"
+#include "state_blob.h"
 #include "tracker.h"
 
 #define GATEWAY_PREFIX "/api/inventory/"
@@ -103,15 +103,18 @@ static enum MHD_Result gateway_get_state(gateway *g, struct MHD_Connection *conn
     inv_state st;
     if (command_check_product(product, err, sizeof(err)) != 0)
         return gateway_fail(conn, 400, NULL, -1, err);
-    int rc = state_read(g->blob, config_string(g->cfg, "storage.container"), product, &st, err,
+    char name[INV_PRODUCT_MAX + 8];
+    state_blob_name(product, name, sizeof(name));
+    state_blob_result rc =
+        state_blob_read(g->blob, config_string(g->cfg, "storage.container"), name, &st, err,
                         sizeof(err));
-    if (rc == 1) {
+    if (rc == STATE_BLOB_ABSENT) {
         snprintf(err, sizeof(err), "product %s not found", product);
         return gateway_fail(conn, 404, product, -1, err);
     }
-    if (rc != 0) {
+    if (rc != STATE_BLOB_OK) {
         log_warn("GET %s: %s", product, err);
-        return gateway_fail(conn, 503, product, -1, err);
+        return gateway_fail(conn, rc == STATE_BLOB_INVALID ? 500 : 503, product, -1, err);
     }
     char *text = inv_state_view_encode(&st);
     inv_state_clear(&st);

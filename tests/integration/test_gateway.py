@@ -175,6 +175,20 @@ class Gateway(unittest.TestCase):
         status, doc = self.request("GET", "/api/inventory/NOPE-1")
         self.assertEqual((status, doc["success"], doc["message"]), (404, False,
                                                                     "product NOPE-1 not found"))
+        # An empty state blob: a restock that created the blob and was
+        # abandoned before its first state write. Not a product, like for the
+        # worker's admin API; the CLI's `get` says so with exit code 3.
+        container = "ptest-" + self.sfx
+        self.assertEqual(s.container_request("PUT", container), 201)
+        try:
+            self.assertEqual(s.container_request("PUT", container, "EMPTY-1.json"), 201)
+            status, doc = self.request("GET", "/api/inventory/EMPTY-1")
+            self.assertEqual((status, doc["message"]), (404, "product EMPTY-1 not found"))
+            r = s.run_producer(["get", "EMPTY-1"], {"LEASEHOLD_STORAGE_CONTAINER": container})
+            self.assertEqual((r.returncode, r.stdout, r.stderr),
+                             (3, "", "inventory-producer: product EMPTY-1 not found\n"))
+        finally:
+            s.container_request("DELETE", container)
         status, doc = self.request("GET", "/api/inventory/BAD*ID")
         self.assertEqual(status, 400)
         self.assertTrue(doc["message"].startswith("productId: must match"), doc["message"])

@@ -145,8 +145,9 @@ DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFP
 BLOB_ENDPOINT = "http://127.0.0.1:10000/" + DEV_ACCOUNT
 
 
-def container_request(method, container):
-    """Create (PUT) or delete (DELETE) a container on Azurite, SharedKey-signed.
+def container_request(method, container, blob=None):
+    """Create (PUT) or delete (DELETE) a container on Azurite, SharedKey-signed;
+    with `blob`, put an empty block blob (PUT) or delete it (DELETE) instead.
     Returns the HTTP status (201/202 on success, 409/404 when it already is/was not)."""
     import base64
     import hmac
@@ -155,16 +156,24 @@ def container_request(method, container):
     from email.utils import formatdate
     date = formatdate(usegmt=True)
     version = "2021-08-06"
-    # Path-style (emulator) URLs: the canonical resource repeats the account.
-    resource = "/%s/%s/%s\nrestype:container" % (DEV_ACCOUNT, DEV_ACCOUNT, container)
+    ms_headers = {"x-ms-date": date, "x-ms-version": version}
+    if blob is None:
+        # Path-style (emulator) URLs: the canonical resource repeats the account.
+        resource = "/%s/%s/%s\nrestype:container" % (DEV_ACCOUNT, DEV_ACCOUNT, container)
+        url = "%s/%s?restype=container" % (BLOB_ENDPOINT, container)
+    else:
+        resource = "/%s/%s/%s/%s" % (DEV_ACCOUNT, DEV_ACCOUNT, container, blob)
+        url = "%s/%s/%s" % (BLOB_ENDPOINT, container, blob)
+        if method == "PUT":
+            ms_headers["x-ms-blob-type"] = "BlockBlob"
     ctype = "application/octet-stream" if method == "PUT" else ""
-    to_sign = "\n".join([method, "", "", "", "", ctype, "", "", "", "", "", "",
-                         "x-ms-date:" + date, "x-ms-version:" + version, resource])
+    canonical = "".join("%s:%s\n" % (k, ms_headers[k]) for k in sorted(ms_headers))
+    to_sign = "\n".join([method, "", "", "", "", ctype, "", "", "", "", "", ""]) + "\n" + \
+        canonical + resource
     sig = base64.b64encode(hmac.new(base64.b64decode(DEV_KEY), to_sign.encode(),
                                     hashlib.sha256).digest()).decode()
-    req = urllib.request.Request("%s/%s?restype=container" % (BLOB_ENDPOINT, container),
-                                 method=method, data=b"" if method == "PUT" else None,
-                                 headers={"x-ms-date": date, "x-ms-version": version,
+    req = urllib.request.Request(url, method=method, data=b"" if method == "PUT" else None,
+                                 headers={**ms_headers,
                                           **({"Content-Type": ctype} if ctype else {}),
                                           "Authorization": "SharedKey %s:%s" % (DEV_ACCOUNT, sig)})
     try:
