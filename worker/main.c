@@ -142,9 +142,11 @@ static int main_start(main_services *s, const config *cfg, const char *id, char 
 }
 
 static void main_stop_all(main_services *s) {
+    /* The admin server first: its threads call into the worker (/readyz
+     * probes the worker's consumer, /metrics reads its assignment). */
+    admin_http_stop(s->admin);
     reconciler_free(s->reconciler);
     worker_free(s->worker);
-    admin_http_stop(s->admin);
     lease_manager_free(s->leases);
     blob_client_free(s->blob);
 }

@@ -38,6 +38,7 @@
 #define OFFSET_STORE_MS 200
 #define POLL_MS 100
 #define KAFKA_ERROR_MEMORY_MS 15000 /* readiness stays false this long after a broker error */
+#define KAFKA_PROBE_MS 1000         /* then a metadata request decides (worker_ready) */
 
 struct worker {
     const config *cfg;
@@ -510,14 +511,36 @@ void worker_free(worker *w) {
     free(w);
 }
 
+/* Whether Kafka has recovered from the error recorded at `err_at`. Quiet
+ * is no proof: librdkafka reports a broker's repeated identical errors once
+ * per 30 s (rd_kafka_broker_fail), so a broker down for good went quiet for
+ * 30 s at a time and /readyz said 200 mid-outage (tests/integration
+ * kafka_outage). Once the error is older than KAFKA_ERROR_MEMORY_MS, a
+ * metadata request (thread-safe; at most KAFKA_PROBE_MS) asks a broker; an
+ * answer clears the error, unless a newer one arrived meanwhile. */
+static int wk_kafka_recovered(worker *w, long long err_at) {
+    if (err_at == 0)
+        return 1;
+    long long now = worker_time_mono_ms();
+    if (now - err_at < KAFKA_ERROR_MEMORY_MS)
+        return 0;
+    const struct rd_kafka_metadata *md = NULL;
+    if (rd_kafka_metadata(w->rk, 0, NULL, &md, KAFKA_PROBE_MS) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        long long expected = err_at;
+        atomic_compare_exchange_strong(&w->kafka_error_at, &expected, now);
+        return 0;
+    }
+    rd_kafka_metadata_destroy(md);
+    atomic_compare_exchange_strong(&w->kafka_error_at, &err_at, 0);
+    return 1;
+}
+
 int worker_ready(worker *w, char *reason, size_t cap) {
     if (atomic_load(&w->stopping)) {
         snprintf(reason, cap, "shutting down");
         return 0;
     }
-    long long err_at = atomic_load(&w->kafka_error_at);
-    if ((err_at != 0 && worker_time_mono_ms() - err_at < KAFKA_ERROR_MEMORY_MS) ||
-        !publisher_healthy(w->pub)) {
+    if (!wk_kafka_recovered(w, atomic_load(&w->kafka_error_at)) || !publisher_healthy(w->pub)) {
         snprintf(reason, cap, "kafka: unreachable or failing");
         return 0;
     }
