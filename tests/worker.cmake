@@ -18,7 +18,8 @@ endif()
 # also its own broker, on a free port).
 if(TARGET inventory-worker)
   foreach(scenario semantics duplicates empty_blob dead_letters expiry_reconciler lease_stolen
-                   storage_outage kafka_outage sigterm_handover close_while_joining load load_kill)
+                   storage_outage kafka_outage drain_storage_hang sigterm_handover close_while_joining load
+                   load_kill)
     leasehold_test(NAME test_worker_${scenario} LABEL integration TIMEOUT 400
       COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_worker_pipeline.py
       ARGS ${scenario})
@@ -29,7 +30,7 @@ endif()
 if(TARGET leasehold_worker_core)
   set(PROCESSOR_WRAPS lease_try_acquire lease_read lease_write lease_release lease_free lease_abandon lease_id
       lease_name lease_is_held lease_epoch lease_expiry_ms lease_renewal_count
-      lease_loss_reason_name publisher_send_events)
+      lease_loss_reason_name lease_manager_client blob_client_abort publisher_send_events)
   leasehold_test(NAME test_processor LABEL unit
     SOURCES unit/test_processor.c ${PROJECT_SOURCE_DIR}/worker/processor.c
     LIBS leasehold_worker_core PkgConfig::JANSSON)

@@ -504,6 +504,7 @@ dispatcher_ops processor_dispatcher_ops(processor *p) {
 
 void processor_abandon(processor *p) {
     atomic_store(&p->abandoned, 1);
+    blob_client_abort(lease_manager_client(p->opts.leases));
 }
 
 int processor_storage_healthy(processor *p) {

@@ -69,8 +69,10 @@ dispatcher_ops processor_dispatcher_ops(processor *p);
  * offset stored: those commands are consumed again): from now on a batch
  * gives up before its next storage or publish step, and releasing a
  * product frees its lease handle without a request (the lease expires on
- * the server; a dirty outbox is republished by the next owner). A storage
- * request already in flight still runs to its own timeout. */
+ * the server; a dirty outbox is republished by the next owner). Storage
+ * requests are aborted too, the one in flight included (blob_client_abort on
+ * the lease manager's client), so a hanging service cannot hold the exit
+ * past the deadline. */
 void processor_abandon(processor *p);
 
 /* 0 after a storage failure until the next storage success. */

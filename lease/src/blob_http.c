@@ -27,6 +27,7 @@
 #include <openssl/rand.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,8 @@
 
 /* Idle handles kept; more may exist while borrowed and are freed on return. */
 #define BLOB_HTTP_POOL_MAX 16
+
+#define BLOB_HTTP_ABORTED "aborted: the client is shutting down"
 
 struct blob_http {
     blob_http_options opts;
@@ -46,6 +49,7 @@ struct blob_http {
     int fault_count;
     long attempts;
     long connects; /* new TCP connections opened: shows keep-alive reuse */
+    atomic_int aborted; /* blob_client_abort */
 };
 
 blob_http *blob_http_new(const blob_http_options *opts) {
@@ -94,6 +98,18 @@ static void blob_http_return(blob_http *h, CURL *curl) {
     pthread_mutex_unlock(&h->lock);
     if (curl)
         curl_easy_cleanup(curl);
+}
+
+void blob_client_abort(blob_client *c) {
+    atomic_store(&c->http->aborted, 1);
+}
+
+/* libcurl calls this about once a second, and more often while data
+ * flows: returning non-zero ends the transfer (CURLE_ABORTED_BY_CALLBACK). */
+static int blob_http_on_progress(void *p, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                                 curl_off_t ulnow) {
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    return atomic_load(&((blob_http *)p)->aborted);
 }
 
 void blob_client_inject_fault(blob_client *c, blob_fault kind, int count) {
@@ -327,6 +343,10 @@ static blob_code blob_http_attempt(blob_client *c, const storage_request *req, c
                                    int *token_refused) {
     *token_refused = 0;
     blob_http *h = c->http;
+    if (atomic_load(&h->aborted)) {
+        storage_error_set(err, BLOB_ERR_TRANSIENT, req->op, target, BLOB_HTTP_ABORTED);
+        return BLOB_ERR_TRANSIENT;
+    }
     blob_fault fault = blob_http_take_fault(h);
     if (fault == BLOB_FAULT_CONNECT) {
         storage_error_set(err, BLOB_ERR_TRANSIENT, req->op, target,
@@ -409,6 +429,9 @@ static blob_code blob_http_attempt(blob_client *c, const storage_request *req, c
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, blob_http_on_progress);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, h);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
     long connect_ms = h->opts.connect_timeout_ms, total_ms = h->opts.request_timeout_ms;
     if (req->timeout_ms > 0) {
         connect_ms = req->timeout_ms < connect_ms ? req->timeout_ms : connect_ms;
@@ -433,7 +456,10 @@ static blob_code blob_http_attempt(blob_client *c, const storage_request *req, c
     }
 
     CURLcode crc = curl_easy_perform(curl);
-    if (crc != CURLE_OK) {
+    if (crc == CURLE_ABORTED_BY_CALLBACK) {
+        code = BLOB_ERR_TRANSIENT;
+        storage_error_set(err, code, req->op, target, BLOB_HTTP_ABORTED);
+    } else if (crc != CURLE_OK) {
         code = blob_http_curl_code(crc);
         storage_error_set(err, code, req->op, target, "%s (%s)", blob_strerror(code),
                           errbuf[0] ? errbuf : curl_easy_strerror(crc));
@@ -487,10 +513,10 @@ blob_code blob_http_execute(blob_client *c, const storage_request *req, storage_
             storage_response_free(resp);
             code = blob_http_attempt(c, req, path, target, resp, err, &token_refused);
         }
-        if (code != BLOB_ERR_TRANSIENT)
+        if (code != BLOB_ERR_TRANSIENT || atomic_load(&c->http->aborted))
             break;
     }
-    if (code == BLOB_ERR_TRANSIENT && attempts > 1 && err) {
+    if (code == BLOB_ERR_TRANSIENT && attempts > 1 && err && !atomic_load(&c->http->aborted)) {
         size_t n = strlen(err->message);
         snprintf(err->message + n, sizeof err->message - n, ", after %d attempts", attempts);
     }

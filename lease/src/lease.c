@@ -278,6 +278,11 @@ size_t lease_manager_held_count(lease_manager *mgr)
     return n;
 }
 
+blob_client *lease_manager_client(lease_manager *mgr)
+{
+    return mgr->client;
+}
+
 const char *lease_manager_owner_id(const lease_manager *mgr)
 {
     return mgr->owner_id;

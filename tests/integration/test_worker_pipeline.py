@@ -3,8 +3,8 @@
 
 Usage: test_worker_pipeline.py SCENARIO
   SCENARIO: semantics | duplicates | empty_blob | dead_letters | expiry_reconciler |
-            lease_stolen | storage_outage | kafka_outage | sigterm_handover |
-            close_while_joining | load | load_kill
+            lease_stolen | storage_outage | kafka_outage | drain_storage_hang |
+            sigterm_handover | close_while_joining | load | load_kill
 
 Every run uses its own topics (wtest<random>.*), consumer group and storage
 container, so runs never see each other; the container and the topics are
@@ -254,6 +254,83 @@ class PrivateKafka:
         shutil.rmtree(self.dir, ignore_errors=True)
         if os.path.exists(self.log):
             os.remove(self.log)
+
+
+class StallingProxy:
+    """A TCP relay to Azurite that can go silent, as a hung storage service
+    or a partition looks to a client: while frozen it forwards nothing, and
+    the connections open at the freeze are dropped, never resumed, so a
+    request caught in it can never reach the service later."""
+
+    def __init__(self, target_port=10000):
+        self.target = ("127.0.0.1", target_port)
+        self.cond = threading.Condition()
+        self.frozen = False
+        self.generation = 0
+        self.swallowed = []  # first line of each request held back by a freeze
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def freeze(self):
+        with self.cond:
+            self.frozen = True
+            self.generation += 1
+
+    def thaw(self):
+        with self.cond:
+            self.frozen = False
+            self.cond.notify_all()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            try:
+                upstream = socket.create_connection(self.target, timeout=10)
+            except OSError:
+                client.close()
+                continue
+            with self.cond:
+                gen = self.generation
+            for a, b, to_service in ((client, upstream, True), (upstream, client, False)):
+                threading.Thread(target=self._pump, args=(a, b, gen, to_service),
+                                 daemon=True).start()
+
+    def requests_held(self):
+        with self.cond:
+            return list(self.swallowed)
+
+    def _pump(self, src, dst, gen, to_service):
+        try:
+            while True:
+                data = src.recv(65536)
+                with self.cond:
+                    if self.frozen and to_service and data:
+                        self.swallowed.append(data.split(b"\r\n", 1)[0].decode("latin-1"))
+                    while self.frozen:
+                        self.cond.wait()
+                    if gen != self.generation:
+                        break  # caught in a freeze: dropped
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for sock in (src, dst):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        self.listener.close()
+        self.thaw()
 
 
 # ---- one test run -----------------------------------------------------------
@@ -840,6 +917,44 @@ def scenario_kafka_outage(run):
     check_eq(sorted(r["quantity"] for r in st["reservations"]), [3, 4, 5, 6], "reservations")
     check_eq(run.dlq.all(), [], "nothing dead-lettered")
     check_eq(run.stop_worker("w1"), 0, "exit code after SIGTERM")
+
+
+def scenario_drain_storage_hang(run):
+    # SIGTERM while a state write hangs in a storage service that stopped
+    # answering: the exit keeps to the drain deadline (the write is aborted
+    # there) instead of waiting out the 2-minute storage request timeout,
+    # and the command is not lost: the next worker applies it once.
+    proxy = StallingProxy()
+    try:
+        hung_env = dict(run.env)
+        run.env["LEASEHOLD_STORAGE_CONNECTION_STRING"] = (
+            "DefaultEndpointsProtocol=http;AccountName=%s;AccountKey=%s;"
+            "BlobEndpoint=http://127.0.0.1:%d/%s;" % (ACCOUNT, ACCOUNT_KEY, proxy.port, ACCOUNT))
+        run.env["LEASEHOLD_STORAGE_REQUEST_TIMEOUT"] = "120s"
+        run.env["LEASEHOLD_WORKER_DRAIN_TIMEOUT"] = "2s"
+        run.env["LEASEHOLD_WORKER_IDLE_RELEASE"] = "10m"
+        run.start_worker("w1")
+        p = "PROD-S"
+        expect(step(run, "restock", p, quantity=10), type="stock.restocked", total=10)
+        proxy.freeze()
+        cmd = run.command("reserve", p, quantity=3, customerId="C")
+        run.send("reservations", [cmd])
+        write = "PUT /%s/%s/%s.json HTTP/1.1" % (ACCOUNT, run.container, p)
+        wait_for(lambda: write in proxy.requests_held(), "the reserve's state write, held")
+        t0 = time.monotonic()
+        check_eq(run.stop_worker("w1", timeout=60), 2, "exit code when the drain times out")
+        print("w1 exited %.1f s after SIGTERM (drain timeout 2 s, storage timeout 120 s)"
+              % (time.monotonic() - t0))
+        check_eq(run.outcomes(cmd["commandId"]), [], "no outcome from the aborted write")
+        proxy.thaw()
+        run.env = hung_env
+        run.start_worker("w2")  # takes over once w1's abandoned lease expires
+        ev = wait_for(lambda: (run.outcomes(cmd["commandId"]) or [None])[0], "outcome from w2")
+        expect(ev, type="reservation.created", total=10, available=7, reserved=3)
+        check_eq(len(run.outcomes(cmd["commandId"])), 1, "one outcome")
+        check_eq(read_state(run.container, p)["available"], 7, "available in the blob")
+    finally:
+        proxy.close()
 
 
 def scenario_sigterm_handover(run):

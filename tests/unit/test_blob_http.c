@@ -280,21 +280,26 @@ static void test_keep_alive_reuses_one_connection(void **state) {
     blob_test_server_stop(s);
 }
 
-static void test_request_timeout_is_transient_and_retried(void **state) {
-    (void)state;
-    /* A socket that listens but never answers: the kernel completes the
-     * handshake, the request then times out. */
+/* A socket that listens but never answers: the kernel completes the
+ * handshake, a request then waits. Options point at it. */
+static int silent_listener(blob_client_options *o, char *cs, size_t cap) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t alen = sizeof a;
     assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
     assert_int_equal(listen(fd, 16), 0);
     assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+    snprintf(cs, cap, "BlobEndpoint=http://127.0.0.1:%d/devstoreaccount1", ntohs(a.sin_port));
+    blob_client_options_init(o);
+    o->connection_string = cs;
+    return fd;
+}
+
+static void test_request_timeout_is_transient_and_retried(void **state) {
+    (void)state;
     char cs[128];
-    snprintf(cs, sizeof cs, "BlobEndpoint=http://127.0.0.1:%d/devstoreaccount1", ntohs(a.sin_port));
     blob_client_options o;
-    blob_client_options_init(&o);
-    o.connection_string = cs;
+    int fd = silent_listener(&o, cs, sizeof cs);
     o.request_timeout_ms = 100;
     o.max_retries = 1;
     o.retry_base_ms = 1;
@@ -309,6 +314,50 @@ static void test_request_timeout_is_transient_and_retried(void **state) {
         strstr(e.message, "get properties of c/b: transient failure (Operation timed out"));
     assert_non_null(strstr(e.message, ", after 2 attempts"));
     blob_client_free(c);
+    close(fd);
+}
+
+typedef struct pending_get {
+    blob_client *c;
+    blob_code rc;
+    blob_error e;
+} pending_get;
+
+static void *get_in_thread(void *arg) {
+    pending_get *g = arg;
+    blob_props p;
+    g->rc = blob_get_properties(g->c, "c", "b", NULL, &p, &g->e);
+    return NULL;
+}
+
+/* A request the service never answers, with a 60 s timeout and retries:
+ * the abort ends it (instead of the timeout), no retry follows, and every
+ * later request fails without being sent. */
+static void test_abort_ends_the_request_in_flight_and_later_ones(void **state) {
+    (void)state;
+    char cs[128];
+    blob_client_options o;
+    int fd = silent_listener(&o, cs, sizeof cs);
+    o.request_timeout_ms = 60000;
+    o.max_retries = 3;
+    blob_error e;
+    pending_get g = {blob_client_new(&o, &e), BLOB_OK, {0}};
+    assert_non_null(g.c);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, get_in_thread, &g), 0);
+    while (blob_client_attempts(g.c) == 0) /* the request is on its way */
+        usleep(1000);
+    blob_client_abort(g.c);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(g.rc, BLOB_ERR_TRANSIENT);
+    assert_string_equal(g.e.message,
+                        "get properties of c/b: aborted: the client is shutting down");
+    assert_int_equal(blob_client_attempts(g.c), 1);
+    blob_props p;
+    assert_int_equal(blob_get_properties(g.c, "c", "b", NULL, &p, &e), BLOB_ERR_TRANSIENT);
+    assert_string_equal(e.message, g.e.message);
+    assert_int_equal(blob_client_attempts(g.c), 1);
+    blob_client_free(g.c);
     close(fd);
 }
 
@@ -401,6 +450,7 @@ int main(void) {
         cmocka_unit_test(test_execute_closed_port_is_transient),
         cmocka_unit_test(test_fault_injection_connect_and_500),
         cmocka_unit_test(test_sas_token_goes_in_query_and_never_in_messages),
+        cmocka_unit_test(test_abort_ends_the_request_in_flight_and_later_ones),
         cmocka_unit_test(test_list_follows_markers),
         cmocka_unit_test(test_keep_alive_reuses_one_connection),
         cmocka_unit_test(test_request_timeout_is_transient_and_retried),

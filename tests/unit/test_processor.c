@@ -37,7 +37,7 @@ typedef struct fake_world {
     char *blob; /* NULL: the product blob does not exist */
     int held_elsewhere;
     uint64_t epoch; /* last epoch handed out */
-    int acquires, creates, reads, writes, releases, abandons;
+    int acquires, creates, reads, writes, releases, abandons, storage_aborts;
     lease_code next_write;   /* result of the next lease_write */
     lease_code next_acquire; /* LEASE_OK = behave normally */
     int publish_failures;    /* refuse this many publish calls */
@@ -161,6 +161,20 @@ int64_t __wrap_lease_expiry_ms(const lease *l) {
 uint64_t __wrap_lease_renewal_count(const lease *l) {
     (void)l;
     return 0;
+}
+
+/* The fixture's manager is opaque here: its client is a sentinel that
+ * only blob_client_abort below ever sees. */
+static char fake_client;
+
+blob_client *__wrap_lease_manager_client(lease_manager *mgr) {
+    (void)mgr;
+    return (blob_client *)&fake_client;
+}
+
+void __wrap_blob_client_abort(blob_client *c) {
+    assert_ptr_equal(c, &fake_client);
+    W.storage_aborts++;
 }
 
 const char *__wrap_lease_loss_reason_name(lease_loss_reason reason) {
@@ -351,6 +365,7 @@ static void test_processor_abandon_gives_up_before_storage(void **state) {
     assert_int_equal(run_batch(f, first, 1, &retry), 1);
     assert_int_equal(W.writes, 1);
     processor_abandon(f->proc);
+    assert_int_equal(W.storage_aborts, 1); /* a request in flight is cut off too */
     assert_int_equal(run_batch(f, items, 1, &retry), 0);
     assert_true(retry >= 5 && retry <= 100);
     assert_int_equal(W.acquires, 1);

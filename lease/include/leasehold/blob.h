@@ -116,6 +116,11 @@ typedef struct blob_client blob_client;
 blob_client *blob_client_new(const blob_client_options *opts, blob_error *err);
 /* NULL is a no-op. */
 void blob_client_free(blob_client *client);
+/* For a shutdown deadline: every request of this client, the ones in
+ * flight (within about a second: libcurl's progress interval) and every
+ * later one, fails at once with BLOB_ERR_TRANSIENT "aborted: the client is
+ * shutting down", without retries. Irrevocable; thread-safe. */
+void blob_client_abort(blob_client *client);
 /* Account name and base endpoint, e.g. "devstoreaccount1",
  * "http://127.0.0.1:10000/devstoreaccount1". Borrowed. */
 const char *blob_client_account(const blob_client *client);

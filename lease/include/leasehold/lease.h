@@ -126,6 +126,8 @@ lease_manager *lease_manager_new(blob_client *client, const lease_manager_option
 void lease_manager_free(lease_manager *mgr);
 size_t lease_manager_held_count(lease_manager *mgr);
 const char *lease_manager_owner_id(const lease_manager *mgr);
+/* The blob client the manager was created with (borrowed). */
+blob_client *lease_manager_client(lease_manager *mgr);
 
 typedef struct lease_callbacks {
     void (*renewed)(lease *l, int64_t new_expiry_ms, uint64_t renewal_count, void *opaque);
