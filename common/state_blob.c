@@ -5,10 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-void state_blob_name(const char *product_id, char *out, size_t cap) {
-    snprintf(out, cap, "%s.json", product_id);
-}
-
 state_blob_result state_blob_read(blob_client *c, const char *container, const char *name,
                                   inv_state *out, char *err, size_t errlen) {
     char *data = NULL;
@@ -26,4 +22,12 @@ state_blob_result state_blob_read(blob_client *c, const char *container, const c
     int decoded = inv_state_decode(data, len, out, err, errlen);
     free(data);
     return decoded == 0 ? STATE_BLOB_OK : STATE_BLOB_INVALID;
+}
+
+state_blob_result state_blob_read_product(blob_client *c, const char *container,
+                                          const char *product_id, inv_state *out, char *err,
+                                          size_t errlen) {
+    char name[INV_PRODUCT_MAX + 8];
+    snprintf(name, sizeof(name), "%s.json", product_id);
+    return state_blob_read(c, container, name, out, err, errlen);
 }

@@ -22,12 +22,15 @@ typedef enum state_blob_result {
     STATE_BLOB_INVALID      /* the content does not decode; err holds why */
 } state_blob_result;
 
-/* The state blob's name: "{productId}.json". */
-void state_blob_name(const char *product_id, char *out, size_t cap);
-
 /* Reads and decodes the blob `name` of `container` into `out`, which the
- * caller clears (inv_state_clear) after STATE_BLOB_OK only. */
+ * caller clears (inv_state_clear) after STATE_BLOB_OK only. For a listing,
+ * whose names are the blobs' own. */
 state_blob_result state_blob_read(blob_client *c, const char *container, const char *name,
                                   inv_state *out, char *err, size_t errlen);
+
+/* The same for a product id: its blob is "{productId}.json". */
+state_blob_result state_blob_read_product(blob_client *c, const char *container,
+                                          const char *product_id, inv_state *out, char *err,
+                                          size_t errlen);
 
 #endif

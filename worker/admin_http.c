@@ -129,10 +129,9 @@ static int admin_product_id_valid(const char *id) {
 }
 
 static void admin_inventory_from_storage(admin_http *a, const char *product_id, admin_reply *r) {
-    char name[INV_PRODUCT_MAX + 8], why[400], msg[512];
-    state_blob_name(product_id, name, sizeof(name));
+    char why[400], msg[512];
     inv_state st;
-    switch (state_blob_read(a->blob, a->container, name, &st, why, sizeof(why))) {
+    switch (state_blob_read_product(a->blob, a->container, product_id, &st, why, sizeof(why))) {
     case STATE_BLOB_ABSENT:
         snprintf(msg, sizeof(msg), "product %s not found", product_id);
         admin_reply_error_json(r, MHD_HTTP_NOT_FOUND, msg);

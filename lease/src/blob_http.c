@@ -495,8 +495,8 @@ blob_code blob_http_execute(blob_client *c, const storage_request *req, storage_
     const blob_http_options *o = &c->http->opts;
     int attempts = req->retry ? o->max_retries + 1 : 1;
     blob_code code = BLOB_OK;
-    int token_renewed = 0;
-    for (int attempt = 0; attempt < attempts; attempt++) {
+    int token_renewed = 0, attempt = 0;
+    for (; attempt < attempts; attempt++) {
         if (attempt > 0) {
             uint32_t rnd = 0;
             RAND_bytes((unsigned char *)&rnd, sizeof rnd);
@@ -516,9 +516,11 @@ blob_code blob_http_execute(blob_client *c, const storage_request *req, storage_
         if (code != BLOB_ERR_TRANSIENT || atomic_load(&c->http->aborted))
             break;
     }
-    if (code == BLOB_ERR_TRANSIENT && attempts > 1 && err && !atomic_load(&c->http->aborted)) {
+    /* Counted as made: an abort ends the loop early. */
+    int made = attempt < attempts ? attempt + 1 : attempts;
+    if (code == BLOB_ERR_TRANSIENT && made > 1 && err) {
         size_t n = strlen(err->message);
-        snprintf(err->message + n, sizeof err->message - n, ", after %d attempts", attempts);
+        snprintf(err->message + n, sizeof err->message - n, ", after %d attempts", made);
     }
     free(path);
     return code;

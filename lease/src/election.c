@@ -2,17 +2,18 @@
  *
  * How it works. A campaign thread tries to take the lock "lease-{name}"
  * with the candidate's identity written as the owner in metadata. While it
- * fails (someone else leads) it waits a jittered campaign interval (a
- * tenth of the lease duration) and tries again. Once it holds the lease, `elected` fires and the thread watches the
- * lease's safe deadline: the manager's scheduler keeps pushing the deadline
- * out with every renewal; if a renewal reports the lease lost, or the
- * deadline arrives without a renewal (a pause, a partition), the thread
- * demotes the leader and fires `demoted`. The deadline lies a safety margin
- * before the server-side expiry measured from the last renewal's send time,
- * so a new leader (who can only get the lease after that expiry) never
- * overlaps with the old one. lease_election_is_leader() checks the deadline
- * itself, so it turns false at the deadline even if the campaign thread has
- * not run yet (e.g. right after a SIGCONT).
+ * fails (someone else leads) it waits a jittered campaign interval (a tenth
+ * of the lease duration) and tries again. Once it holds the lease,
+ * `elected` fires and the thread watches the lease's safe deadline: the
+ * manager's scheduler keeps pushing the deadline out with every renewal; if
+ * a renewal reports the lease lost, or the deadline arrives without a
+ * renewal (a pause, a partition), the thread demotes the leader and fires
+ * `demoted`. The deadline lies a safety margin before the server-side
+ * expiry measured from the last renewal's send time, so a new leader (who
+ * can only get the lease after that expiry) never overlaps with the old
+ * one. lease_election_is_leader() checks the deadline itself, so it turns
+ * false at the deadline even if the campaign thread has not run yet (e.g.
+ * right after a SIGCONT).
  */
 #include "lease_internal.h"
 

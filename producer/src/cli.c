@@ -124,10 +124,8 @@ int cli_get(config *cfg, const char *product_id) {
         return REST_EXIT_ERROR;
     }
     inv_state st;
-    char name[INV_PRODUCT_MAX + 8];
-    state_blob_name(product_id, name, sizeof(name));
-    state_blob_result rc =
-        state_blob_read(c, config_string(cfg, "storage.container"), name, &st, err, sizeof(err));
+    state_blob_result rc = state_blob_read_product(c, config_string(cfg, "storage.container"),
+                                                   product_id, &st, err, sizeof(err));
     int exit_code = REST_EXIT_ERROR;
     if (rc == STATE_BLOB_ABSENT) {
         fprintf(stderr, "inventory-producer: product %s not found\n", product_id);

@@ -103,11 +103,8 @@ static enum MHD_Result gateway_get_state(gateway *g, struct MHD_Connection *conn
     inv_state st;
     if (command_check_product(product, err, sizeof(err)) != 0)
         return gateway_fail(conn, 400, NULL, -1, err);
-    char name[INV_PRODUCT_MAX + 8];
-    state_blob_name(product, name, sizeof(name));
-    state_blob_result rc =
-        state_blob_read(g->blob, config_string(g->cfg, "storage.container"), name, &st, err,
-                        sizeof(err));
+    state_blob_result rc = state_blob_read_product(
+        g->blob, config_string(g->cfg, "storage.container"), product, &st, err, sizeof(err));
     if (rc == STATE_BLOB_ABSENT) {
         snprintf(err, sizeof(err), "product %s not found", product);
         return gateway_fail(conn, 404, product, -1, err);

@@ -16,6 +16,8 @@ import threading
 import time
 import uuid
 
+import azurite_rest
+
 BROKERS = os.environ.get("LEASEHOLD_KAFKA_BROKERS", "127.0.0.1:9092")
 SOURCE = os.environ.get("LEASEHOLD_SOURCE_DIR",
                         os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
@@ -139,48 +141,16 @@ def delete_topics(sfx):
     subprocess.run(["bash", "-c", script], capture_output=True, timeout=120)
 
 
-# Azurite's well-known development account (public, documented by Microsoft).
-DEV_ACCOUNT = "devstoreaccount1"
-DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-BLOB_ENDPOINT = "http://127.0.0.1:10000/" + DEV_ACCOUNT
-
-
 def container_request(method, container, blob=None):
-    """Create (PUT) or delete (DELETE) a container on Azurite, SharedKey-signed;
-    with `blob`, put an empty block blob (PUT) or delete it (DELETE) instead.
-    Returns the HTTP status (201/202 on success, 409/404 when it already is/was not)."""
-    import base64
-    import hmac
-    import urllib.error
-    import urllib.request
-    from email.utils import formatdate
-    date = formatdate(usegmt=True)
-    version = "2021-08-06"
-    ms_headers = {"x-ms-date": date, "x-ms-version": version}
+    """Create (PUT) or delete (DELETE) a container on Azurite; with `blob`,
+    put an empty block blob (PUT) or delete it (DELETE) instead. Returns the
+    HTTP status (201/202 on success, 409/404 when it already is/was not)."""
     if blob is None:
-        # Path-style (emulator) URLs: the canonical resource repeats the account.
-        resource = "/%s/%s/%s\nrestype:container" % (DEV_ACCOUNT, DEV_ACCOUNT, container)
-        url = "%s/%s?restype=container" % (BLOB_ENDPOINT, container)
+        status, _, _ = azurite_rest.blob_request(method, "/" + container, {"restype": "container"})
     else:
-        resource = "/%s/%s/%s/%s" % (DEV_ACCOUNT, DEV_ACCOUNT, container, blob)
-        url = "%s/%s/%s" % (BLOB_ENDPOINT, container, blob)
-        if method == "PUT":
-            ms_headers["x-ms-blob-type"] = "BlockBlob"
-    ctype = "application/octet-stream" if method == "PUT" else ""
-    canonical = "".join("%s:%s\n" % (k, ms_headers[k]) for k in sorted(ms_headers))
-    to_sign = "\n".join([method, "", "", "", "", ctype, "", "", "", "", "", ""]) + "\n" + \
-        canonical + resource
-    sig = base64.b64encode(hmac.new(base64.b64decode(DEV_KEY), to_sign.encode(),
-                                    hashlib.sha256).digest()).decode()
-    req = urllib.request.Request(url, method=method, data=b"" if method == "PUT" else None,
-                                 headers={**ms_headers,
-                                          **({"Content-Type": ctype} if ctype else {}),
-                                          "Authorization": "SharedKey %s:%s" % (DEV_ACCOUNT, sig)})
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return resp.status
-    except urllib.error.HTTPError as e:
-        return e.code
+        extra = {"x-ms-blob-type": "BlockBlob"} if method == "PUT" else None
+        status, _, _ = azurite_rest.blob_request(method, "/%s/%s" % (container, blob), None, extra)
+    return status
 
 
 def free_port():

@@ -22,10 +22,6 @@ distinct eventId) per command, the same eventId for a retried commandId,
 dead letters with reason and origin, stock conservation under load, and a
 released lease right after a SIGTERMed worker exits.
 """
-import base64
-import datetime
-import hashlib
-import hmac
 import json
 import os
 import random
@@ -40,12 +36,9 @@ import time
 import urllib.error
 import urllib.request
 
+from azurite_rest import ACCOUNT, ACCOUNT_KEY, blob_request
+
 BROKERS = "127.0.0.1:9092"
-ACCOUNT = "devstoreaccount1"
-# Azurite's well-known development key (public, documented by Microsoft).
-ACCOUNT_KEY = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/"
-               "K1SZFPTOtr/KBHBeksoGMGw==")
-BLOB_ENDPOINT = "http://127.0.0.1:10000/" + ACCOUNT
 PARTITIONS = 6
 DEADLINE_S = 120
 
@@ -81,38 +74,6 @@ def wait_for(cond, what, deadline_s=DEADLINE_S, interval_s=0.1):
 
 
 # ---- Azurite ----------------------------------------------------------------
-
-def blob_request(method, path, query=None, ms_headers=None):
-    """One SharedKey-signed request; returns (status, headers, body).
-    ms_headers: extra x-ms-* headers (signed)."""
-    query = query or {}
-    date = datetime.datetime.now(datetime.timezone.utc).strftime("%a, %d %b %Y %H:%M:%S GMT")
-    headers = {"x-ms-date": date, "x-ms-version": "2021-08-06"}
-    headers.update(ms_headers or {})
-    canon_headers = "".join("%s:%s\n" % (k, headers[k]) for k in sorted(headers))
-    canon_resource = "/%s/%s%s" % (ACCOUNT, ACCOUNT, path)
-    for k in sorted(query):
-        canon_resource += "\n%s:%s" % (k, query[k])
-    # urllib sends a Content-Type with any body, so PUTs name one to sign.
-    content_type = "application/octet-stream" if method == "PUT" else ""
-    to_sign = "\n".join([method, "", "", "", "", content_type, "", "", "", "", "", ""]) + "\n"
-    to_sign += canon_headers + canon_resource
-    sig = base64.b64encode(hmac.new(base64.b64decode(ACCOUNT_KEY), to_sign.encode(),
-                                    hashlib.sha256).digest()).decode()
-    headers["Authorization"] = "SharedKey %s:%s" % (ACCOUNT, sig)
-    if content_type:
-        headers["Content-Type"] = content_type
-    url = BLOB_ENDPOINT + path
-    if query:
-        url += "?" + "&".join("%s=%s" % (k, v) for k, v in query.items())
-    req = urllib.request.Request(url, method=method, headers=headers,
-                                 data=b"" if method == "PUT" else None)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return resp.status, dict(resp.headers), resp.read()
-    except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), e.read()
-
 
 def read_state(container, product):
     status, _, body = blob_request("GET", "/%s/%s.json" % (container, product))

@@ -280,33 +280,37 @@ static void test_keep_alive_reuses_one_connection(void **state) {
     blob_test_server_stop(s);
 }
 
-/* A socket that listens but never answers: the kernel completes the
- * handshake, a request then waits. Options point at it. */
-static int silent_listener(blob_client_options *o, char *cs, size_t cap) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+/* A client of a socket that listens but never answers (*fd, to close): the
+ * kernel completes the handshake, a request then waits for its timeout.
+ * Retries back off by 1 ms. */
+static blob_client *silent_client(long request_timeout_ms, int max_retries, int *fd) {
+    *fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t alen = sizeof a;
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(fd, 16), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
-    snprintf(cs, cap, "BlobEndpoint=http://127.0.0.1:%d/devstoreaccount1", ntohs(a.sin_port));
-    blob_client_options_init(o);
-    o->connection_string = cs;
-    return fd;
-}
-
-static void test_request_timeout_is_transient_and_retried(void **state) {
-    (void)state;
+    assert_int_equal(bind(*fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(*fd, 16), 0);
+    assert_int_equal(getsockname(*fd, (struct sockaddr *)&a, &alen), 0);
     char cs[128];
+    snprintf(cs, sizeof cs, "BlobEndpoint=http://127.0.0.1:%d/devstoreaccount1",
+             ntohs(a.sin_port));
     blob_client_options o;
-    int fd = silent_listener(&o, cs, sizeof cs);
-    o.request_timeout_ms = 100;
-    o.max_retries = 1;
+    blob_client_options_init(&o);
+    o.connection_string = cs;
+    o.request_timeout_ms = request_timeout_ms;
+    o.max_retries = max_retries;
     o.retry_base_ms = 1;
     o.retry_max_ms = 1;
     blob_error e;
     blob_client *c = blob_client_new(&o, &e);
     assert_non_null(c);
+    return c;
+}
+
+static void test_request_timeout_is_transient_and_retried(void **state) {
+    (void)state;
+    int fd;
+    blob_client *c = silent_client(100, 1, &fd);
+    blob_error e;
     blob_props p;
     assert_int_equal(blob_get_properties(c, "c", "b", NULL, &p, &e), BLOB_ERR_TRANSIENT);
     assert_int_equal(blob_client_attempts(c), 2);
@@ -335,14 +339,9 @@ static void *get_in_thread(void *arg) {
  * later request fails without being sent. */
 static void test_abort_ends_the_request_in_flight_and_later_ones(void **state) {
     (void)state;
-    char cs[128];
-    blob_client_options o;
-    int fd = silent_listener(&o, cs, sizeof cs);
-    o.request_timeout_ms = 60000;
-    o.max_retries = 3;
+    int fd;
+    pending_get g = {silent_client(60000, 3, &fd), BLOB_OK, {0}};
     blob_error e;
-    pending_get g = {blob_client_new(&o, &e), BLOB_OK, {0}};
-    assert_non_null(g.c);
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, get_in_thread, &g), 0);
     while (blob_client_attempts(g.c) == 0) /* the request is on its way */

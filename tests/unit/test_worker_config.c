@@ -37,12 +37,7 @@ static config *load_without_flags(void) {
 
 static void test_worker_config_load_defaults_reach_local_services(void **state) {
     (void)state;
-    char *argv[] = {"inventory-worker", NULL};
-    worker_config_action action;
-    char err[256];
-    config *cfg = load(1, argv, &action, err, sizeof(err));
-    assert_non_null(cfg);
-    assert_int_equal(action, WORKER_CONFIG_RUN);
+    config *cfg = load_without_flags();
     assert_string_equal(config_string(cfg, "kafka.brokers"), "127.0.0.1:9092");
     assert_string_equal(config_string(cfg, "storage.connection_string"),
                         "UseDevelopmentStorage=true");
