@@ -2,7 +2,7 @@
 # core library; integration tests drive build/bin/inventory-worker against
 # real Kafka and Azurite.
 if(TARGET leasehold_worker_core)
-  foreach(t inventory offset_tracker dispatcher worker_config)
+  foreach(t inventory offset_tracker dispatcher worker_config copartition)
     leasehold_test(NAME test_${t} LABEL unit SOURCES unit/test_${t}.c LIBS leasehold_worker_core)
   endforeach()
   target_compile_definitions(test_worker_config PRIVATE
@@ -19,7 +19,7 @@ endif()
 if(TARGET inventory-worker)
   foreach(scenario semantics duplicates empty_blob dead_letters expiry_reconciler lease_stolen
                    storage_outage kafka_outage drain_storage_hang sigterm_handover close_while_joining load
-                   load_kill)
+                   load_kill ownership copartition_mismatch)
     leasehold_test(NAME test_worker_${scenario} LABEL integration TIMEOUT 400
       COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_worker_pipeline.py
       ARGS ${scenario})

@@ -107,12 +107,18 @@ static void admin_handle_metrics(admin_http *a, admin_reply *r) {
     r->body = metrics_render(a->registry);
 }
 
-static void admin_handle_leases(admin_http *a, admin_reply *r) {
+/* A JSON document the owner renders (`render`), or `fallback` without a
+ * callback; 500 naming `what` when rendering fails. */
+static void admin_handle_document(admin_http *a, char *(*render)(void *), const char *fallback,
+                                  const char *what, admin_reply *r) {
+    char msg[64];
     r->status = MHD_HTTP_OK;
     r->content_type = ADMIN_CONTENT_JSON;
-    r->body = a->cb.leases_json ? a->cb.leases_json(a->cb.opaque) : strdup("{\"leases\":[]}");
-    if (!r->body)
-        admin_reply_error_json(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "leases: not available");
+    r->body = render ? render(a->cb.opaque) : strdup(fallback);
+    if (!r->body) {
+        snprintf(msg, sizeof(msg), "%s: not available", what);
+        admin_reply_error_json(r, MHD_HTTP_INTERNAL_SERVER_ERROR, msg);
+    }
 }
 
 /* The schema's productId rule, ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$, checked
@@ -193,7 +199,9 @@ static void admin_route(admin_http *a, const char *url, admin_reply *r) {
     else if (strcmp(url, "/metrics") == 0)
         admin_handle_metrics(a, r);
     else if (strcmp(url, "/api/leases") == 0)
-        admin_handle_leases(a, r);
+        admin_handle_document(a, a->cb.leases_json, "{\"leases\":[]}", "leases", r);
+    else if (strcmp(url, "/api/assignment") == 0)
+        admin_handle_document(a, a->cb.assignment_json, "{\"partitions\":[]}", "assignment", r);
     else if (strncmp(url, ADMIN_INVENTORY_PREFIX, strlen(ADMIN_INVENTORY_PREFIX)) == 0)
         admin_handle_inventory(a, url + strlen(ADMIN_INVENTORY_PREFIX), r);
     else if (strncmp(url, "/api/", 5) == 0)

@@ -51,6 +51,10 @@ typedef struct admin_http_callbacks {
      * {"leases":[{"name","leaseId","epoch","expiresInMs"}]}; NULL -> 500.
      * NULL callback -> {"leases":[]}. */
     char *(*leases_json)(void *opaque);
+    /* /api/assignment: malloc'd JSON, {"strategy","coPartitioned",
+     * "partitions":[{"topic","partition"}]}; NULL -> 500. NULL callback ->
+     * {"partitions":[]}. */
+    char *(*assignment_json)(void *opaque);
     /* /api/inventory/{productId} override (product id already validated):
      * return the HTTP status and set *json to a malloc'd body (an object as
      * described above for 200, or NULL for the standard error body). */

@@ -7,7 +7,10 @@
  * threads drop the lock while `process`/`idle` run. The housekeeping thread
  * ticks every DISPATCH_TICK_MS, moving WAITING keys whose time came and idle
  * keys past idle_ms onto the FIFO; a key table scan per tick is cheap for
- * the thousands of products a worker holds at most.
+ * the thousands of products a worker holds at most. The same scan counts
+ * filled slots; above max_slots it also releases the longest-idle ones
+ * early (oldest last_active first), which bounds what cached products and
+ * their leases cost however many products the partitions carry.
  */
 #include "dispatcher.h"
 
@@ -44,6 +47,7 @@ struct dispatcher {
     dkey *buckets[DISPATCH_BUCKETS];
     dkey *ready_head, *ready_tail;
     size_t queued;
+    size_t max_slots;
     int64_t idle_ms;
     int stopping;
     dispatcher_ops ops;
@@ -176,31 +180,69 @@ static void dispatch_sleep_ms(int ms) {
     nanosleep(&ts, NULL);
 }
 
+static int dispatch_older(const void *a, const void *b) {
+    int64_t x = (*(dkey *const *)a)->last_active, y = (*(dkey *const *)b)->last_active;
+    return (x > y) - (x < y);
+}
+
+/* One housekeeping pass, lock held: wake WAITING keys whose time came,
+ * release slots idle for idle_ms, and, above max_slots, the longest-idle
+ * slots beyond the cap. `spare` is scratch space grown as needed. */
+static void dispatch_housekeep(dispatcher *d, dkey ***spare, size_t *spare_cap) {
+    int64_t now = worker_time_mono_ms();
+    size_t filled = 0, releasing = 0, idle = 0;
+    for (size_t b = 0; b < DISPATCH_BUCKETS; b++) {
+        for (dkey *k = d->buckets[b]; k; k = k->hnext) {
+            filled += k->slot != NULL;
+            if (k->state == DKEY_WAITING && k->run_at <= now) {
+                dispatch_make_ready(d, k);
+            } else if (k->state == DKEY_IDLE && k->slot && now - k->last_active >= d->idle_ms) {
+                k->want_idle = 1;
+                dispatch_make_ready(d, k);
+            }
+            releasing += k->slot != NULL && k->want_idle;
+            if (k->state == DKEY_IDLE && k->slot && !k->want_idle) {
+                if (idle == *spare_cap) {
+                    size_t ncap = *spare_cap ? *spare_cap * 2 : 256;
+                    dkey **grown = realloc(*spare, ncap * sizeof(*grown));
+                    if (grown == NULL)
+                        continue; /* under memory pressure: evict from what fits */
+                    *spare = grown;
+                    *spare_cap = ncap;
+                }
+                (*spare)[idle++] = k;
+            }
+        }
+    }
+    if (filled - releasing <= d->max_slots || idle == 0)
+        return;
+    size_t evict = filled - releasing - d->max_slots;
+    qsort(*spare, idle, sizeof(**spare), dispatch_older);
+    for (size_t i = 0; i < idle && i < evict; i++) {
+        (*spare)[i]->want_idle = 1;
+        dispatch_make_ready(d, (*spare)[i]);
+    }
+}
+
 static void *dispatch_housekeeper(void *arg) {
     dispatcher *d = arg;
+    dkey **spare = NULL;
+    size_t spare_cap = 0;
     for (;;) {
         dispatch_sleep_ms(DISPATCH_TICK_MS);
         pthread_mutex_lock(&d->mu);
         if (d->stopping) {
             pthread_mutex_unlock(&d->mu);
+            free(spare);
             return NULL;
         }
-        int64_t now = worker_time_mono_ms();
-        for (size_t b = 0; b < DISPATCH_BUCKETS; b++) {
-            for (dkey *k = d->buckets[b]; k; k = k->hnext) {
-                if (k->state == DKEY_WAITING && k->run_at <= now) {
-                    dispatch_make_ready(d, k);
-                } else if (k->state == DKEY_IDLE && k->slot && now - k->last_active >= d->idle_ms) {
-                    k->want_idle = 1;
-                    dispatch_make_ready(d, k);
-                }
-            }
-        }
+        dispatch_housekeep(d, &spare, &spare_cap);
         pthread_mutex_unlock(&d->mu);
     }
 }
 
-dispatcher *dispatcher_new(int threads, int64_t idle_ms, const dispatcher_ops *ops) {
+dispatcher *dispatcher_new(int threads, int64_t idle_ms, size_t max_slots,
+                           const dispatcher_ops *ops) {
     dispatcher *d = calloc(1, sizeof(*d));
     if (d == NULL)
         return NULL;
@@ -209,6 +251,7 @@ dispatcher *dispatcher_new(int threads, int64_t idle_ms, const dispatcher_ops *o
     pthread_cond_init(&d->progress, NULL);
     d->ops = *ops;
     d->idle_ms = idle_ms;
+    d->max_slots = max_slots;
     d->threads = calloc((size_t)threads, sizeof(*d->threads));
     if (d->threads == NULL)
         goto err;

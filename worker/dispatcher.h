@@ -10,7 +10,8 @@
  *
  * Each key has a `slot` that `process` may fill (the worker keeps the
  * product's lease and cached state there). Once a key has had nothing
- * queued for `idle_ms`, or on dispatcher_release_idle(), `idle` runs on a
+ * queued for `idle_ms`, or on dispatcher_release_idle(), or when more than
+ * `max_slots` slots are filled (the longest-idle go first), `idle` runs on a
  * pool thread to release the slot; a key with an empty slot and no items is
  * forgotten.
  *
@@ -38,8 +39,10 @@ typedef struct dispatcher_ops {
 } dispatcher_ops;
 
 /* Starts `threads` pool threads and a housekeeping thread that wakes keys
- * whose delay passed. `ops` is copied. NULL on failure. */
-dispatcher *dispatcher_new(int threads, int64_t idle_ms, const dispatcher_ops *ops);
+ * whose delay passed and releases idle slots. `ops` is copied. NULL on
+ * failure. */
+dispatcher *dispatcher_new(int threads, int64_t idle_ms, size_t max_slots,
+                           const dispatcher_ops *ops);
 
 /* Queues `item` (ownership passes to the dispatcher) under `key` (copied).
  * 0, or -1 on OOM (the item is not taken). */

@@ -61,6 +61,10 @@ static char *main_leases_json(void *opaque) {
     return worker_leases_json(opaque);
 }
 
+static char *main_assignment_json(void *opaque) {
+    return worker_assignment_json(opaque);
+}
+
 static void main_collect(void *opaque) {
     worker_collect_metrics(opaque);
 }
@@ -85,6 +89,7 @@ static int main_start_admin(main_services *s, const config *cfg, char *err, size
     opts.callbacks.alive = main_alive;
     opts.callbacks.ready = main_ready;
     opts.callbacks.leases_json = main_leases_json;
+    opts.callbacks.assignment_json = main_assignment_json;
     opts.callbacks.collect = main_collect;
     opts.callbacks.opaque = s->worker;
     if (admin_http_start(&opts, &s->admin, err, errlen) != ADMIN_HTTP_OK)
@@ -188,8 +193,14 @@ int main(int argc, char **argv) {
     if (main_start(&s, cfg, id, err, sizeof(err)) != 0) {
         log_error("Start-up failed: %s", err);
         rc = 1;
-    } else if (worker_run(s.worker, &main_stop, err, sizeof(err)) != 0) {
-        rc = 2;
+    } else {
+        int run = worker_run(s.worker, &main_stop, err, sizeof(err));
+        if (run == WORKER_RUN_NOT_STARTED) {
+            log_error("Start-up failed: %s", err);
+            rc = 1;
+        } else if (run != 0) {
+            rc = 2;
+        }
     }
     if (s.reconciler)
         reconciler_stop(s.reconciler);

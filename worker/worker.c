@@ -21,12 +21,16 @@
 #include "worker.h"
 
 #include <librdkafka/rdkafka.h>
+#include <jansson.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "copartition.h"
 #include "dispatcher.h"
 #include "log.h"
 #include "metrics.h"
@@ -39,6 +43,11 @@
 #define POLL_MS 100
 #define KAFKA_ERROR_MEMORY_MS 15000 /* readiness stays false this long after a broker error */
 #define KAFKA_PROBE_MS 1000         /* then a metadata request decides (worker_ready) */
+#define TOPIC_CHECK_MS 10000        /* start-up: how long a command topic may take to appear */
+
+static const char *const WK_COMMAND_TOPIC_KEYS[] = {"topic.reservations", "topic.releases",
+                                                    "topic.admin"};
+#define WK_COMMAND_TOPICS 3
 
 struct worker {
     const config *cfg;
@@ -56,6 +65,8 @@ struct worker {
     atomic_llong kafka_error_at; /* monotonic ms of the last broker-level error, 0 = none since */
     atomic_int stopping;
     atomic_llong loop_tick;
+    pthread_mutex_t assignment_mu; /* guards assignment (admin thread reads it) */
+    char *assignment;              /* JSON of the current assignment, for /api/assignment */
 };
 
 static int wk_item_in_list(const void *item, void *arg) {
@@ -94,6 +105,48 @@ static void wk_log_partitions(const char *what, const rd_kafka_topic_partition_l
         n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s/%d", i ? " " : "",
                               parts->elems[i].topic, parts->elems[i].partition);
     log_info("%s: %s", what, parts->cnt ? buf : "(none)");
+}
+
+/* Records the member's whole assignment for /api/assignment and says when
+ * it breaks ownership: partition i of one command topic here without
+ * partition i of another means another worker consumes some of these
+ * products' commands, so the two take turns at their leases. */
+static void wk_assignment_changed(worker *w) {
+    rd_kafka_topic_partition_list_t *assigned = NULL;
+    if (rd_kafka_assignment(w->rk, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    const char *topics[WK_COMMAND_TOPICS];
+    for (size_t i = 0; i < WK_COMMAND_TOPICS; i++)
+        topics[i] = config_string(w->cfg, WK_COMMAND_TOPIC_KEYS[i]);
+    copartition_part *parts = calloc((size_t)assigned->cnt + 1, sizeof(*parts));
+    json_t *list = json_array();
+    for (int i = 0; i < assigned->cnt; i++) {
+        if (parts) {
+            parts[i].topic = assigned->elems[i].topic;
+            parts[i].partition = assigned->elems[i].partition;
+        }
+        json_array_append_new(list, json_pack("{s:s, s:i}", "topic", assigned->elems[i].topic,
+                                              "partition", (int)assigned->elems[i].partition));
+    }
+    char detail[512] = "";
+    int aligned = parts ? copartition_aligned(topics, WK_COMMAND_TOPICS, parts,
+                                              (size_t)assigned->cnt, detail, sizeof(detail))
+                        : -1;
+    if (aligned == 0)
+        log_error("Assignment breaks product ownership (%s): set kafka.assignment_strategy=range on "
+                  "every worker and give the command topics equal partition counts",
+                  detail);
+    json_t *doc = json_pack("{s:s, s:o, s:o}", "strategy",
+                            config_string(w->cfg, "kafka.assignment_strategy"), "coPartitioned",
+                            aligned < 0 ? json_null() : json_boolean(aligned), "partitions", list);
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    free(parts);
+    rd_kafka_topic_partition_list_destroy(assigned);
+    pthread_mutex_lock(&w->assignment_mu);
+    free(w->assignment);
+    w->assignment = text;
+    pthread_mutex_unlock(&w->assignment_mu);
 }
 
 static void wk_revoke(worker *w, rd_kafka_topic_partition_list_t *parts, int lost) {
@@ -140,6 +193,7 @@ static void wk_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         log_error("Rebalance: %s", rd_kafka_error_string(error));
         rd_kafka_error_destroy(error);
     }
+    wk_assignment_changed(w);
 }
 
 static void wk_store_one(const char *topic, int32_t partition, int64_t position, void *opaque) {
@@ -342,6 +396,7 @@ worker *worker_new(const config *cfg, const char *worker_id, lease_manager *leas
     w->max_queued = (size_t)config_int(cfg, "worker.max_queued");
     atomic_init(&w->kafka_error_at, 0);
     atomic_init(&w->loop_tick, worker_time_mono_ms());
+    pthread_mutex_init(&w->assignment_mu, NULL);
 
     publisher_options po = {config_string(cfg, "kafka.brokers"), worker_id,
                             config_string(cfg, "topic.events"), config_string(cfg, "topic.dlq"),
@@ -364,11 +419,15 @@ worker *worker_new(const config *cfg, const char *worker_id, lease_manager *leas
     }
     int threads = (int)config_int(cfg, "worker.threads");
     if (threads == 0) {
+        /* A batch spends most of its time waiting for storage and for
+         * Kafka's acknowledgement, so a pool of only one thread per core
+         * leaves products queued behind idle CPUs. */
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = cores > 0 ? (int)cores : 2;
+        threads = 8 * (cores > 0 ? (int)cores : 2);
     }
     dispatcher_ops ops = processor_dispatcher_ops(w->proc);
-    w->disp = dispatcher_new(threads, config_duration_ms(cfg, "worker.idle_release"), &ops);
+    w->disp = dispatcher_new(threads, config_duration_ms(cfg, "worker.idle_release"),
+                             (size_t)config_int(cfg, "worker.max_products"), &ops);
     if (w->disp == NULL) {
         snprintf(err, errlen, "worker: cannot start %d pool threads", threads);
         goto err;
@@ -384,11 +443,60 @@ err:
     return NULL;
 }
 
+/* Partitions of `name`, waiting up to `until` for an auto-created topic to
+ * appear; -1 when Kafka does not say (unreachable, or the topic is still
+ * missing). */
+static int wk_topic_partitions(worker *w, const char *name, int64_t until) {
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(w->rk, name, NULL);
+    if (rkt == NULL)
+        return -1;
+    int count = -1;
+    for (;;) {
+        const struct rd_kafka_metadata *md = NULL;
+        int64_t left = until - worker_time_mono_ms();
+        if (left <= 0 || rd_kafka_metadata(w->rk, 0, rkt, &md, (int)left) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            break;
+        if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+            md->topics[0].partition_cnt > 0)
+            count = md->topics[0].partition_cnt;
+        rd_kafka_metadata_destroy(md);
+        if (count >= 0 || worker_time_mono_ms() >= until)
+            break;
+        struct timespec pause = {0, 200 * 1000000L}; /* the broker is creating the topic */
+        nanosleep(&pause, NULL);
+    }
+    rd_kafka_topic_destroy(rkt);
+    return count;
+}
+
+/* Refuses to start on command topics of unequal partition counts (design
+ * decision: co-partitioned topics, see docs/ownership.md). A Kafka that
+ * does not answer yet is no reason to refuse: the assignment check in
+ * wk_assignment_changed reports a mismatch later. */
+static int wk_check_copartitioned(worker *w, char *err, size_t errlen) {
+    copartition_topic topics[WK_COMMAND_TOPICS];
+    int64_t until = worker_time_mono_ms() + TOPIC_CHECK_MS;
+    for (size_t i = 0; i < WK_COMMAND_TOPICS; i++) {
+        topics[i].name = config_string(w->cfg, WK_COMMAND_TOPIC_KEYS[i]);
+        topics[i].partitions = wk_topic_partitions(w, topics[i].name, until);
+    }
+    if (copartition_check(topics, WK_COMMAND_TOPICS, err, errlen) != 0)
+        return -1;
+    if (topics[0].partitions < 0 || topics[1].partitions < 0 || topics[2].partitions < 0)
+        log_warn("Partition counts of the command topics not known yet (Kafka did not answer "
+                 "within %d s); the assignment will be checked instead",
+                 TOPIC_CHECK_MS / 1000);
+    else
+        log_info("Command topics co-partitioned: %d partitions each", topics[0].partitions);
+    return 0;
+}
+
 static int wk_subscribe(worker *w, char *err, size_t errlen) {
-    static const char *const keys[] = {"topic.reservations", "topic.releases", "topic.admin"};
-    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(3);
-    for (size_t i = 0; i < 3; i++)
-        rd_kafka_topic_partition_list_add(topics, config_string(w->cfg, keys[i]),
+    if (wk_check_copartitioned(w, err, errlen) != 0)
+        return -1;
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(WK_COMMAND_TOPICS);
+    for (size_t i = 0; i < WK_COMMAND_TOPICS; i++)
+        rd_kafka_topic_partition_list_add(topics, config_string(w->cfg, WK_COMMAND_TOPIC_KEYS[i]),
                                           RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t rc = rd_kafka_subscribe(w->rk, topics);
     rd_kafka_topic_partition_list_destroy(topics);
@@ -478,7 +586,7 @@ static int wk_shutdown(worker *w, char *err, size_t errlen) {
 
 int worker_run(worker *w, const atomic_int *stop, char *err, size_t errlen) {
     if (wk_subscribe(w, err, errlen) != 0)
-        return -1;
+        return WORKER_RUN_NOT_STARTED;
     int64_t last_store = worker_time_mono_ms();
     while (!atomic_load(stop)) {
         int64_t now = worker_time_mono_ms();
@@ -508,6 +616,8 @@ void worker_free(worker *w) {
     publisher_free(w->pub, w->shutdown_end ? (int)wk_left_ms(w->shutdown_end, 0) : 10000);
     processor_free(w->proc);
     offset_tracker_free(w->tracker);
+    pthread_mutex_destroy(&w->assignment_mu);
+    free(w->assignment);
     free(w);
 }
 
@@ -576,6 +686,14 @@ void worker_collect_metrics(worker *w) {
     }
     rd_kafka_topic_partition_list_destroy(assigned);
     metrics_record_consumer_lag(lag);
+}
+
+char *worker_assignment_json(worker *w) {
+    pthread_mutex_lock(&w->assignment_mu);
+    char *copy = strdup(w->assignment ? w->assignment
+                                      : "{\"strategy\":null,\"coPartitioned\":null,\"partitions\":[]}");
+    pthread_mutex_unlock(&w->assignment_mu);
+    return copy;
 }
 
 char *worker_leases_json(worker *w) {

@@ -8,7 +8,8 @@
  * group, flushes the producer.
  *
  * Threads: worker_run on one thread; worker_ready / worker_alive /
- * worker_leases_json from any thread (the admin endpoint's).
+ * worker_leases_json / worker_assignment_json from any thread (the admin
+ * endpoint's).
  */
 #ifndef LEASEHOLD_WORKER_WORKER_H
 #define LEASEHOLD_WORKER_WORKER_H
@@ -29,7 +30,9 @@ worker *worker_new(const config *cfg, const char *worker_id, lease_manager *leas
 /* Runs until *stop becomes non-zero (set from a signal handler, which may
  * run on any thread: hence an atomic, not a volatile sig_atomic_t). 0 after
  * a clean shutdown, -1 when the drain timed out or a fatal error stopped
- * the loop (err says which). */
+ * the loop, WORKER_RUN_NOT_STARTED when consuming could not begin (e.g. the
+ * command topics are not co-partitioned); err says which. */
+#define WORKER_RUN_NOT_STARTED (-2)
 int worker_run(worker *w, const atomic_int *stop, char *err, size_t errlen);
 void worker_free(worker *w); /* NULL is a no-op */
 
@@ -39,6 +42,9 @@ int worker_ready(worker *w, char *reason, size_t cap);
 int worker_alive(worker *w);
 /* Refreshes gauges read on demand (leases held) before /metrics renders. */
 void worker_collect_metrics(worker *w);
+/* This member's partitions, its assignment strategy and whether the
+ * assignment keeps every product with one owner, malloc'd JSON. */
+char *worker_assignment_json(worker *w);
 /* Product leases held by this worker, malloc'd JSON. */
 char *worker_leases_json(worker *w);
 

@@ -21,10 +21,10 @@ const config_key worker_config_keys[] = {
      "Consumer group of the worker pool"},
     {"kafka.session_timeout", CONFIG_DURATION, "10s", 6000, 300000, 0,
      "Consumer group session timeout: how soon a dead worker's partitions move"},
-    {"kafka.assignment_strategy", CONFIG_STRING, "cooperative-sticky", 0, 0, 0,
-     "Consumer partition.assignment.strategy: cooperative-sticky (incremental rebalances), or "
-     "range / "
-     "roundrobin (eager)"},
+    {"kafka.assignment_strategy", CONFIG_STRING, "range", 0, 0, 0,
+     "Consumer partition.assignment.strategy. range (default) gives partition i of every command "
+     "topic to one member, so one worker owns all of a product's commands (docs/ownership.md); "
+     "cooperative-sticky or roundrobin split a product's commands between workers"},
     {"kafka.delivery_timeout", CONFIG_DURATION, "30s", 1000, 900000, 0,
      "How long the producer tries to deliver one event before the batch is retried"},
     STORAGE_CONFIG_KEYS,
@@ -38,10 +38,13 @@ const config_key worker_config_keys[] = {
     {"worker.id", CONFIG_STRING, NULL, 0, 0, 0,
      "Worker identity in logs and lease metadata; default hostname-pid"},
     {"worker.threads", CONFIG_INT, "0", 0, 256, 0,
-     "Pool threads applying commands; 0 = number of cores"},
-    {"worker.idle_release", CONFIG_DURATION, "2s", 0, MS_DAY, 0,
-     "A product's lease is released after this long without commands (short: commands of one "
-     "product arrive on three topics, possibly at three workers)"},
+     "Pool threads applying commands (they mostly wait on storage and Kafka); 0 = 8 per core"},
+    {"worker.idle_release", CONFIG_DURATION, "30s", 0, MS_DAY, 0,
+     "A product's lease (and cached state) is kept this long without commands, then released; "
+     "it is also released when its partition is revoked"},
+    {"worker.max_products", CONFIG_INT, "10000", 1, 10000000, 0,
+     "Products whose lease and state a worker keeps; above it the longest-idle products are "
+     "released before worker.idle_release (bounds memory and renewals)"},
     {"worker.drain_timeout", CONFIG_DURATION, "30s", 0, 600000, 0,
      "Bound on draining in-flight work at revocation and at SIGTERM"},
     {"worker.max_batch", CONFIG_INT, "500", 1, 100000, 0,

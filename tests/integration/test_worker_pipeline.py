@@ -802,6 +802,7 @@ def scenario_kafka_outage(run):
     run.env["LEASEHOLD_ADMIN_LISTEN"] = "127.0.0.1:0"
     run.env["LEASEHOLD_KAFKA_DELIVERY_TIMEOUT"] = "3s"
     run.env["LEASEHOLD_KAFKA_SESSION_TIMEOUT"] = "%ds" % (OUTAGE_HOLD_S + 60)
+    run.env["LEASEHOLD_WORKER_IDLE_RELEASE"] = "2s"  # the lease comes back to the test below
     run.start_worker("w1")
     readyz = "http://127.0.0.1:%s/readyz" % admin_port(run, "w1")
     p = "PROD-K"
@@ -812,7 +813,7 @@ def scenario_kafka_outage(run):
            available=90, reserved=10)
     wait_for(lambda: http_get(readyz)[0] == 200, "readiness before the outage")
 
-    # Idle, the worker lets the lease go (worker.idle_release, 2 s) with the
+    # Idle, the worker lets the lease go (worker.idle_release, set to 2 s) with the
     # published outbox cleared in the blob: nothing of before is pending.
     wait_for(lambda: lease_state(run.container, p) == "available", "w1 to release the lease")
     check_eq(read_state(run.container, p)["outbox"], [], "outbox after the idle release")
@@ -954,6 +955,7 @@ def scenario_close_while_joining(run):
     # must exit 0. LEASEHOLD_CLOSE_ROUNDS (default 8) sets the number of
     # rounds (before the mitigation, 40 rounds aborted 8 of 120 workers).
     run.env["LEASEHOLD_WORKER_DRAIN_TIMEOUT"] = "10s"
+    run.env["LEASEHOLD_KAFKA_ASSIGNMENT_STRATEGY"] = "cooperative-sticky"
     rounds = int(os.environ.get("LEASEHOLD_CLOSE_ROUNDS", "8"))
     exits = []
     for r in range(rounds):
@@ -972,6 +974,81 @@ def scenario_close_while_joining(run):
           % (len(exits), len(aborted), len(waited)))
     check_eq(aborted, [], "workers that aborted in rd_kafka_sticky_assignor_state_destroy")
     check_eq([e for e in exits if e[1] != 0], [], "non-zero exits")
+
+
+def assignment(run, wid):
+    status, body = http_get("http://127.0.0.1:%s/api/assignment" % admin_port(run, wid))
+    check_eq(status, 200, "GET /api/assignment of " + wid)
+    return json.loads(body)
+
+
+def scenario_ownership(run):
+    # Issue 6, one owner per product: with co-partitioned command topics and
+    # the range assignor, each worker owns partition i of all three topics,
+    # so in steady state no two workers ever take turns at a product lease.
+    # The mixed load sends every product's commands on all three topics.
+    run.env["LEASEHOLD_ADMIN_LISTEN"] = "127.0.0.1:0"
+    wids = ("w1", "w2", "w3")
+    for wid in wids:
+        run.start_worker(wid)
+    command_topics = [run.topics[k] for k in ("reservations", "releases", "admin")]
+
+    def stable():
+        docs = [assignment(run, wid) for wid in wids]
+        owned = [(p["topic"], p["partition"]) for d in docs for p in d["partitions"]]
+        return (sorted(owned) == sorted((t, i) for t in command_topics for i in range(PARTITIONS))
+                and all(d["partitions"] for d in docs) and docs)
+    docs = wait_for(stable, "a stable group of three owning every partition once")
+    for wid, d in zip(wids, docs):
+        check_eq(d["strategy"], "range", "assignment strategy of " + wid)
+        check_eq(d["coPartitioned"], True, "co-partitioned assignment of " + wid)
+        numbers = [sorted(p["partition"] for p in d["partitions"] if p["topic"] == t)
+                   for t in command_topics]
+        check(numbers[0] == numbers[1] == numbers[2],
+              "%s owns the same partitions of every command topic: %r" % (wid, numbers))
+    rng = random.Random(7)
+    products = ["PROD-O%02d" % i for i in range(30)]
+    restocks = [run.command("restock", p, quantity=100) for p in products]
+    run.send("admin", restocks)
+    cmds = mixed_commands(run, products, 600, rng)
+    for topic_key in ("reservations", "releases", "admin"):
+        run.send(topic_key, [c for c in cmds if TOPIC_OF[c["type"]] == topic_key])
+    every = restocks + cmds
+    wait_for(lambda: all(run.outcomes(c["commandId"]) for c in every), "all outcomes", 240, 0.5)
+    check_invariants(run, products, every, 100)
+    contended = {wid: metric_value(run, wid, "leasehold_lease_acquire_contended_total")
+                 for wid in wids}
+    print("contended acquisitions per worker: %r" % contended)
+    check_eq(sum(contended.values()), 0, "contended lease acquisitions between the workers")
+    for wid in wids:
+        check_eq(run.stop_worker(wid), 0, "exit code of " + wid)
+
+
+def metric_value(run, wid, name):
+    """The value of an unlabelled counter on a worker's /metrics."""
+    status, body = http_get("http://127.0.0.1:%s/metrics" % admin_port(run, wid))
+    check_eq(status, 200, "GET /metrics of " + wid)
+    for line in body.splitlines():
+        if line.split(" ")[0] == name:
+            return float(line.split(" ")[1])
+    raise Failure("%s not on the /metrics of %s" % (name, wid))
+
+
+def scenario_copartition_mismatch(run):
+    # Unequal partition counts would split a product's commands between
+    # workers: the worker refuses to start, naming every topic and count.
+    kafka_tool("org.apache.kafka.tools.TopicCommand", "--bootstrap-server", run.brokers, "--alter",
+               "--topic", run.topics["releases"], "--partitions", "8")
+    wait_for(lambda: ('topic "%s" with 8 partitions' % run.topics["releases"]) in subprocess.run(
+        ["kcat", "-L", "-b", run.brokers, "-t", run.topics["releases"], "-m", "5"],
+        capture_output=True, text=True).stdout, "8 partitions on the releases topic", 60, 0.5)
+    proc = run.start_worker("w1")
+    check_eq(proc.wait(timeout=60), 1, "exit code of a worker on unequal topics")
+    log = run.worker_log("w1")
+    want = ("command topics are not co-partitioned: %s has 6 partitions, %s has 8 partitions, %s "
+            "has 6 partitions" % (run.topics["reservations"], run.topics["releases"],
+                                  run.topics["admin"]))
+    check(want in log, "the start-up error names the topics and counts:\n" + log[-2000:])
 
 
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items()

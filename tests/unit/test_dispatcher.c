@@ -13,8 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dispatcher.h"
+#include "worker_time.h"
 
 #define KEYS 8
 #define PER_KEY 500
@@ -34,6 +36,7 @@ typedef struct record {
     int max_batch;
     int refuse_first[KEYS]; /* process consumes nothing this many times */
     int idle_calls;
+    unsigned idle_keys; /* bit k: key k's slot was released */
     int slots_filled;
 } record;
 
@@ -73,9 +76,9 @@ static void rec_idle(const char *key, void **slot, void *opaque) {
     record *r = opaque;
     pthread_mutex_lock(&r->mu);
     r->idle_calls++;
+    r->idle_keys |= 1u << atoi(key);
     pthread_mutex_unlock(&r->mu);
     *slot = NULL;
-    (void)key;
 }
 
 static void rec_free_item(void *it, void *opaque) {
@@ -83,11 +86,30 @@ static void rec_free_item(void *it, void *opaque) {
     free(it);
 }
 
-static dispatcher *make(record *r, int threads, int64_t idle_ms) {
+static dispatcher *make_capped(record *r, int threads, int64_t idle_ms, size_t max_slots) {
     memset(r, 0, sizeof(*r));
     pthread_mutex_init(&r->mu, NULL);
     dispatcher_ops ops = {rec_process, rec_idle, rec_free_item, r};
-    return dispatcher_new(threads, idle_ms, &ops);
+    return dispatcher_new(threads, idle_ms, max_slots, &ops);
+}
+
+static dispatcher *make(record *r, int threads, int64_t idle_ms) {
+    return make_capped(r, threads, idle_ms, SIZE_MAX);
+}
+
+/* Waits (bounded) until `want` idle calls were made; the housekeeper makes
+ * them on its own schedule, so this is a condition awaited, not a delay. */
+static int await_idle_calls(record *r, int want) {
+    for (int i = 0; i < 10000; i++) {
+        pthread_mutex_lock(&r->mu);
+        int got = r->idle_calls;
+        pthread_mutex_unlock(&r->mu);
+        if (got >= want)
+            return got;
+        struct timespec ts = {0, 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return -1;
 }
 
 static void submit(dispatcher *d, int key, int seq) {
@@ -175,12 +197,35 @@ static void test_dispatcher_release_idle_releases_slots(void **state) {
     assert_int_equal(r.idle_calls, 3); /* nothing left to release */
 }
 
+/* Above max_slots the longest-idle slots are released early, the newest
+ * kept, long before idle_ms. */
+static void test_dispatcher_cap_releases_longest_idle(void **state) {
+    (void)state;
+    record r;
+    dispatcher *d = make_capped(&r, 2, 3600000, 3);
+    for (int k = 0; k < KEYS; k++) {
+        submit(d, k, 0);
+        assert_int_equal(dispatcher_wait_drained(d, NULL, NULL, 30000), 0);
+        /* distinct idle times: let the millisecond clock move on */
+        int64_t drained = worker_time_mono_ms();
+        while (worker_time_mono_ms() <= drained + 1)
+            ;
+    }
+    assert_int_equal(await_idle_calls(&r, KEYS - 3), KEYS - 3);
+    pthread_mutex_lock(&r.mu);
+    assert_int_equal(r.idle_keys, (1u << (KEYS - 3)) - 1); /* keys 0..4: the oldest */
+    pthread_mutex_unlock(&r.mu);
+    dispatcher_free(d);
+    assert_int_equal(r.idle_calls, KEYS); /* the three kept are released at the end */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dispatcher_submit_keeps_per_key_order),
         cmocka_unit_test(test_dispatcher_process_retry_keeps_items),
         cmocka_unit_test(test_dispatcher_drop_removes_matching),
         cmocka_unit_test(test_dispatcher_release_idle_releases_slots),
+        cmocka_unit_test(test_dispatcher_cap_releases_longest_idle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
