@@ -324,6 +324,14 @@ int metrics_histogram_observe(metrics_family *f, const char *const *label_values
     return metrics_update(f, label_values, METRICS_OP_OBSERVE, value);
 }
 
+/* Creates the series for `values` without updating it, so it is exposed
+ * (as zeros) before its first observation. */
+static void metrics_histogram_touch(metrics_family *f, const char *const *values) {
+    pthread_mutex_lock(&f->mu);
+    metrics_series_lookup(f, values, 1);
+    pthread_mutex_unlock(&f->mu);
+}
+
 double metrics_value(metrics_family *f, const char *const *label_values) {
     double v = 0;
     pthread_mutex_lock(&f->mu);
@@ -468,7 +476,7 @@ static struct {
     metrics_family *commands, *command_latency, *batch_size;
     metrics_family *leases_held, *acquire_latency, *renew_latency, *time_to_expiry;
     metrics_family *renewals, *renewal_failures, *acquire_contended, *leases_lost, *handoff;
-    metrics_family *leader, *consumer_lag, *dead_letters, *sweeps, *expired;
+    metrics_family *leader, *consumer_lag, *dead_letters, *sweeps, *expired, *stages;
     pthread_mutex_t handoff_mu;
     metrics_handoff_slot handoff_slots[METRICS_HANDOFF_SLOTS];
 } metrics_lh = {.handoff_mu = PTHREAD_MUTEX_INITIALIZER};
@@ -491,6 +499,11 @@ static void metrics_lh_init(void) {
     static const double batch[] = {1, 2, 4, 8, 16, 32, 64, 128, 256};
     static const double expiry[] = {0, 1, 2, 5, 10, 15, 20, 30, 45, 60};
     static const double handoff[] = {0.1, 0.5, 1, 2, 5, 10, 15, 20, 30, 45, 60, 90};
+    /* Finer and longer than `latency`: a latency study needs the sub-ms
+     * steps and the multi-second tail (retry backoffs, lease handoffs). */
+    static const double stage[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                   0.25,   0.5,   1,      2.5,   5,    10,   30};
+    static const char *const stage_label[] = {"stage", NULL};
     static const char *const type_outcome[] = {"type", "outcome", NULL};
     static const char *const cause[] = {"cause", NULL};
     static const char *const reason_kind[] = {"reason_kind", NULL};
@@ -542,6 +555,12 @@ static void metrics_lh_init(void) {
                "Reconciler expiry sweeps, by outcome (ok, aborted, error).");
     LH_COUNTER(expired, "leasehold_reservations_expired_total", NULL,
                "Expire commands published for reservations past their expiry.");
+    metrics_lh.stages = metrics_must(
+        metrics_histogram_new(r, "leasehold_stage_seconds",
+                              "Time spent per pipeline stage of a command (see docs/metrics.md).",
+                              stage_label, stage, sizeof(stage) / sizeof(stage[0]), err,
+                              sizeof(err)),
+        err);
 #undef LH_COUNTER
 #undef LH_GAUGE
 #undef LH_HISTOGRAM
@@ -551,6 +570,12 @@ static void metrics_lh_init(void) {
     for (int reason = LEASE_LOST_TAKEN; reason <= LEASE_LOST_GONE; reason++) {
         const char *v[] = {lease_loss_reason_name((lease_loss_reason)reason)};
         metrics_counter_add(metrics_lh.leases_lost, v, 0);
+    }
+    /* Every stage from the start too, in pipeline order, so a scrape
+     * before the first command already shows all seven series. */
+    for (int st = 0; st < METRICS_STAGE_COUNT; st++) {
+        const char *v[] = {metrics_stage_name((metrics_stage)st)};
+        metrics_histogram_touch(metrics_lh.stages, v);
     }
 }
 
@@ -601,6 +626,22 @@ void metrics_record_expired(uint64_t n) {
 void metrics_record_leases_held(size_t n) {
     metrics_default();
     metrics_gauge_set(metrics_lh.leases_held, NULL, (double)n);
+}
+
+const char *metrics_stage_name(metrics_stage stage) {
+    static const char *const names[METRICS_STAGE_COUNT] = {
+        "consume_delay", "queue_wait",   "lease_acquire", "state_read",
+        "apply",         "fenced_write", "publish_ack"};
+    /* Through unsigned: the enum's type is the compiler's choice. */
+    return (unsigned)stage < METRICS_STAGE_COUNT ? names[(unsigned)stage] : NULL;
+}
+
+void metrics_record_stage(metrics_stage stage, double seconds) {
+    const char *v[] = {metrics_stage_name(stage)};
+    if (!v[0])
+        return;
+    metrics_default();
+    metrics_histogram_observe(metrics_lh.stages, v, seconds > 0 ? seconds : 0);
 }
 
 static int64_t metrics_monotonic_ms(void) {

@@ -104,6 +104,25 @@ void metrics_record_expired(uint64_t n);
  * (e.g. lease_manager_held_count() from a /metrics collect hook). */
 void metrics_record_leases_held(size_t n);
 
+/* leasehold_stage_seconds{stage}: where a command's time goes, one
+ * histogram per stage (buckets 0.5 ms .. 30 s). In pipeline order: */
+typedef enum metrics_stage {
+    METRICS_STAGE_CONSUME_DELAY, /* broker CreateTime -> consumed (wall clock) */
+    METRICS_STAGE_QUEUE_WAIT,    /* consumed -> start of the batch that applies it */
+    METRICS_STAGE_LEASE_ACQUIRE, /* a successful lease acquisition */
+    METRICS_STAGE_STATE_READ,    /* state read + decode after acquiring */
+    METRICS_STAGE_APPLY,         /* inventory_apply over one batch */
+    METRICS_STAGE_FENCED_WRITE,  /* one fenced state write */
+    METRICS_STAGE_PUBLISH_ACK,   /* outbox publish until Kafka acknowledged it */
+    METRICS_STAGE_COUNT
+} metrics_stage;
+/* The `stage` label value ("consume_delay", ...); NULL when out of range. */
+const char *metrics_stage_name(metrics_stage stage);
+/* One observation of `stage` (seconds; negative values count as 0, since
+ * two hosts' clocks can disagree by a little). Out-of-range stages are
+ * ignored. Any thread. */
+void metrics_record_stage(metrics_stage stage, double seconds);
+
 /* Adapter for lease_manager_options.on_event: records acquire and renew
  * latency, time to expiry at renewal, renewals, renewal failures, leases
  * lost by cause, the held gauge, and the handoff time (first contended

@@ -39,3 +39,8 @@ if(TARGET leasehold_worker_core)
     target_link_options(test_processor PRIVATE -Wl,--wrap=${sym})
   endforeach()
 endif()
+
+# The benchmark harness's /metrics reader (tests/bench/stage_breakdown.py):
+# quantile interpolation and scrape sums against a local HTTP server.
+leasehold_test(NAME test_stage_breakdown LABEL unit
+  COMMAND python3 ARGS ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_stage_breakdown.py)

@@ -38,6 +38,7 @@ typedef struct product {
     int exists;                  /* the blob holds a product (restocked at least once) */
     int dirty;                   /* outbox cleared in memory, not yet written */
     int attempts;                /* consecutive failures, for the backoff */
+    int64_t run_start_us;        /* monotonic start of the current run (queue_wait) */
     unsigned seed;               /* jitter */
     struct product *prev, *next; /* held list */
 } product;
@@ -193,6 +194,7 @@ static proc_acquire proc_acquire_lease(product *pr, void *const *items, size_t n
     o.create_if_missing = proc_batch_has_restock(items, n);
     lease_error err;
     lease *l = NULL;
+    int64_t start_us = worker_time_mono_us();
     lease_code rc = lease_try_acquire(p->opts.leases, pr->blob, &o, &l, &err);
     switch (rc) {
     case LEASE_OK:
@@ -209,6 +211,7 @@ static proc_acquire proc_acquire_lease(product *pr, void *const *items, size_t n
         log_warn("Acquiring lease for product %s failed: %s", pr->id, err.message);
         return PROC_RETRY;
     }
+    metrics_record_stage(METRICS_STAGE_LEASE_ACQUIRE, worker_time_since_s(start_us));
     proc_storage_result(p, 1);
     atomic_store(&pr->lost, 0);
     pr->lease = l;
@@ -222,6 +225,7 @@ static int proc_load_state(product *pr) {
     char *data = NULL;
     size_t len = 0;
     lease_error err;
+    int64_t start_us = worker_time_mono_us();
     lease_code rc = lease_read(pr->lease, &data, &len, NULL, &err);
     if (rc != LEASE_OK) {
         proc_storage_result(pr->proc, rc != LEASE_ERR_STORAGE);
@@ -246,6 +250,7 @@ static int proc_load_state(product *pr) {
     }
     free(data);
     pr->loaded = 1;
+    metrics_record_stage(METRICS_STAGE_STATE_READ, worker_time_since_s(start_us));
     return 0;
 }
 
@@ -268,9 +273,11 @@ static int proc_write_state(product *pr) {
         return -1;
     }
     lease_error err;
+    int64_t start_us = worker_time_mono_us();
     lease_code rc = lease_write(pr->lease, json, strlen(json), "application/json", NULL, &err);
     free(json);
     if (rc == LEASE_OK) {
+        metrics_record_stage(METRICS_STAGE_FENCED_WRITE, worker_time_since_s(start_us));
         proc_storage_result(pr->proc, 1);
         pr->dirty = 0;
         return 0;
@@ -292,12 +299,14 @@ static int proc_publish_outbox(product *pr) {
     if (pr->state.n_outbox == 0)
         return 0;
     char err[256];
+    int64_t start_us = worker_time_mono_us();
     if (publisher_send_events(pr->proc->opts.pub, pr->state.outbox, pr->state.n_outbox, err,
                               sizeof(err)) != 0) {
         log_warn("Publishing %zu events of product %s failed: %s; will retry", pr->state.n_outbox,
                  pr->id, err);
         return -1;
     }
+    metrics_record_stage(METRICS_STAGE_PUBLISH_ACK, worker_time_since_s(start_us));
     pr->state.n_outbox = 0;
     pr->dirty = pr->exists; /* a non-existent product has no blob to update */
     return 0;
@@ -323,7 +332,7 @@ static const char *proc_outcome_name(inventory_result r, const inv_event *ev) {
 static int proc_apply_batch(product *pr, void *const *items, size_t n, uint64_t epoch,
                             const char **outcomes) {
     int mutated = 0;
-    int64_t now = worker_time_wall_ms();
+    int64_t now = worker_time_wall_ms(), start_us = worker_time_mono_us();
     for (size_t i = 0; i < n; i++) {
         const work_item *it = items[i];
         inventory_source src = {it->topic, it->partition, it->offset};
@@ -340,11 +349,12 @@ static int proc_apply_batch(product *pr, void *const *items, size_t n, uint64_t 
             log_info("Duplicate command %s for product %s: re-emitting event %s",
                      it->cmd.command_id, pr->id, ev.event_id);
     }
+    metrics_record_stage(METRICS_STAGE_APPLY, worker_time_since_s(start_us));
     return mutated;
 }
 
 static void proc_finish(product *pr, void *const *items, size_t n, const char **outcomes) {
-    int64_t now = worker_time_mono_ms();
+    int64_t now_us = worker_time_mono_us();
     for (size_t i = 0; i < n; i++) {
         const work_item *it = items[i];
         offset_tracker_finish(pr->proc->opts.tracker, it->topic, it->partition, it->offset);
@@ -353,7 +363,9 @@ static void proc_finish(product *pr, void *const *items, size_t n, const char **
             log_info("Successfully reserved %lld units of %s for %s", it->cmd.quantity, pr->id,
                      it->cmd.customer_id);
         metrics_record_command(inv_command_type_name(it->cmd.type), outcomes[i],
-                               (double)(now - it->received_ms) / 1000.0);
+                               (double)(now_us - it->received_us) / 1e6);
+        metrics_record_stage(METRICS_STAGE_QUEUE_WAIT,
+                             (double)(pr->run_start_us - it->received_us) / 1e6);
     }
     metrics_record_batch(n);
 }
@@ -444,6 +456,7 @@ static size_t proc_process(const char *key, void **slot, void *const *items, siz
         *retry_ms = PROCESSOR_OOM_RETRY_MS;
         return 0;
     }
+    pr->run_start_us = worker_time_mono_us();
     size_t used = proc_run(pr, items, n, outcomes, retry_ms);
     free(outcomes);
     return used;

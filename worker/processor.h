@@ -44,7 +44,7 @@ typedef struct work_item {
     char topic[256];
     int32_t partition;
     int64_t offset;
-    int64_t received_ms; /* monotonic, for the latency metric */
+    int64_t received_us; /* monotonic (worker_time_mono_us), for the latency metrics */
 } work_item;
 
 typedef struct processor_options {

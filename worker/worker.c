@@ -296,6 +296,12 @@ static void wk_handle_message(worker *w, const rd_kafka_message_t *m) {
         return;
     }
     atomic_store(&w->kafka_error_at, 0);
+    /* The producer's CreateTime (or the broker's LogAppendTime): wall
+     * clocks of two hosts, hence millisecond precision at best. */
+    int64_t created_ms = rd_kafka_message_timestamp(m, NULL);
+    if (created_ms >= 0)
+        metrics_record_stage(METRICS_STAGE_CONSUME_DELAY,
+                             (double)(worker_time_wall_ms() - created_ms) / 1000.0);
     const char *topic = rd_kafka_topic_name(m->rkt);
     if (offset_tracker_seen(w->tracker, topic, m->partition, m->offset) != 0) {
         log_error("Offset tracker: out of memory");
@@ -317,7 +323,7 @@ static void wk_handle_message(worker *w, const rd_kafka_message_t *m) {
     snprintf(it->topic, sizeof(it->topic), "%s", topic);
     it->partition = m->partition;
     it->offset = m->offset;
-    it->received_ms = worker_time_mono_ms();
+    it->received_us = worker_time_mono_us();
     if (dispatcher_submit(w->disp, it->cmd.product_id, it) != 0) {
         log_error("Command at %s/%d@%lld: out of memory", topic, (int)m->partition,
                   (long long)m->offset);

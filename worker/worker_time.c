@@ -1,4 +1,4 @@
-/* worker_time.c -- monotonic and wall-clock milliseconds (see worker_time.h). */
+/* worker_time.c -- monotonic and wall-clock time (see worker_time.h). */
 #include "worker_time.h"
 
 #include <time.h>
@@ -15,4 +15,14 @@ int64_t worker_time_mono_ms(void) {
 
 int64_t worker_time_wall_ms(void) {
     return worker_time_ms(CLOCK_REALTIME);
+}
+
+int64_t worker_time_mono_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+double worker_time_since_s(int64_t start_us) {
+    return (double)(worker_time_mono_us() - start_us) / 1e6;
 }

@@ -138,6 +138,21 @@ static int args_double(const char *opt, const char *text, double min, double max
     return 0;
 }
 
+/* The start of a productId (schemas/v1/common.schema.json:
+ * ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$), short enough for 7 more digits. */
+static int args_prefix_valid(const char *v) {
+    size_t n = strlen(v);
+    if (n == 0 || n > LOAD_MAX_PREFIX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = v[i];
+        int alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
+            return 0;
+    }
+    return 1;
+}
+
 static int args_mix(const char *text, load_options *lo, char *err, size_t errlen) {
     unsigned r, l, s;
     char tail;
@@ -161,7 +176,7 @@ static int args_load_option(int opt, const char *name, const char *v, load_optio
     long long n = 0;
     switch (opt) {
     case OPT_PRODUCTS:
-        if (args_long(name, v, 1, 999, &n, err, errlen))
+        if (args_long(name, v, 1, LOAD_MAX_PRODUCTS, &n, err, errlen))
             return -1;
         lo->products = (int)n;
         return 0;
@@ -183,8 +198,11 @@ static int args_load_option(int opt, const char *name, const char *v, load_optio
         lo->seed = (uint64_t)n;
         return 0;
     case OPT_PREFIX:
-        if (strlen(v) == 0 || strlen(v) > 32) {
-            snprintf(err, errlen, "--prefix: must be 1 to 32 characters, got '%s'", v);
+        if (!args_prefix_valid(v)) {
+            snprintf(err, errlen,
+                     "--prefix: must be 1 to %d characters of A-Z a-z 0-9 . _ -, starting "
+                     "with a letter or digit (productId's pattern), got '%s'",
+                     LOAD_MAX_PREFIX, v);
             return -1;
         }
         lo->product_prefix = v;

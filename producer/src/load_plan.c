@@ -17,7 +17,7 @@
 struct load_plan {
     load_options o;
     char run_id[64];
-    char prefix[32];
+    char prefix[LOAD_MAX_PREFIX + 1];
     uint64_t state;
     long long seq;
     inv_command ring[LOAD_PLAN_RING];
@@ -61,15 +61,18 @@ void load_plan_product(const load_options *o, int index, char out[INV_PRODUCT_MA
 }
 
 load_plan *load_plan_new(const load_options *o, const char *run_id) {
+    const char *prefix = o->product_prefix ? o->product_prefix : "LOAD-";
     if (o->weight_reserve + o->weight_release + o->weight_restock == 0 || !run_id || !*run_id ||
-        o->products < 1)
+        o->products < 1 || o->products > LOAD_MAX_PRODUCTS || strlen(prefix) > LOAD_MAX_PREFIX)
         return NULL;
     load_plan *p = calloc(1, sizeof(*p));
     if (!p)
         return NULL;
     p->o = *o;
     snprintf(p->run_id, sizeof(p->run_id), "%s", run_id);
-    snprintf(p->prefix, sizeof(p->prefix), "%s", o->product_prefix ? o->product_prefix : "LOAD-");
+    /* Never truncated (checked above): the initial restock names products
+     * from the caller's options, the plan from this copy. */
+    snprintf(p->prefix, sizeof(p->prefix), "%s", prefix);
     p->o.product_prefix = p->prefix;
     p->o.run_id = p->run_id;
     p->state = o->seed;

@@ -15,8 +15,13 @@
 
 #include "leasehold/inventory_schema.h"
 
+/* --products ranges over 1..LOAD_MAX_PRODUCTS: ids up to 7 digits, so
+ * even a 32-character prefix stays within productId's 64 characters. */
+#define LOAD_MAX_PRODUCTS 1000000
+#define LOAD_MAX_PREFIX 32
+
 typedef struct load_options {
-    int products;            /* distinct products, default 10 */
+    int products;            /* distinct products 1..LOAD_MAX_PRODUCTS, default 10 */
     long long count;         /* operations to send, default 1000 */
     double rate;             /* operations per second, 0 = as fast as possible */
     unsigned weight_reserve; /* mix weights, default 70:20:10 */
@@ -26,7 +31,7 @@ typedef struct load_options {
     double duplicate_fraction;  /* share of operations that resend an earlier commandId */
     double invalid_fraction;    /* share of operations that are malformed payloads */
     uint64_t seed;              /* default 1 */
-    const char *product_prefix; /* default "LOAD-" (borrowed) */
+    const char *product_prefix; /* 1..LOAD_MAX_PREFIX characters, default "LOAD-" (borrowed) */
     const char *run_id;         /* commandId prefix; NULL = a fresh GUID (borrowed) */
     long long initial_stock;    /* restocked per product before the run, 0 = skip; default 1000 */
     int max_quantity;           /* per-command quantity drawn from 1..max, default 5 */
@@ -59,13 +64,17 @@ typedef struct load_op {
 typedef struct load_plan load_plan;
 
 /* `o` is copied; `run_id` (commandId prefix, copied) must be non-empty.
- * NULL on OOM or when no mix weight is positive. */
+ * NULL on OOM, when no mix weight is positive, or when products or the
+ * prefix length are out of range. */
 load_plan *load_plan_new(const load_options *o, const char *run_id);
 /* NULL is a no-op. */
 void load_plan_free(load_plan *p);
 /* The next operation (the plan is endless; the caller counts). */
 void load_plan_next(load_plan *p, load_op *op);
-/* Product id of product `index` (0-based): prefix + 3-digit number from 001. */
+/* Product id of product `index` (0-based): prefix + its number from 1,
+ * zero-padded to at least 3 digits: LOAD-001 .. LOAD-999, LOAD-1000 ..
+ * LOAD-1000000. Distinct numbers give distinct ids (no padding beyond 3
+ * digits, so no two spellings of one number). */
 void load_plan_product(const load_options *o, int index, char out[INV_PRODUCT_MAX + 1]);
 
 #endif

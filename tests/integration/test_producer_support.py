@@ -210,8 +210,10 @@ class RealPipeline:
         if container_request("PUT", self.env["LEASEHOLD_STORAGE_CONTAINER"]) != 201:
             raise RuntimeError("cannot create the test container")
         self.procs = []
+        self.metrics_urls = []  # each worker's admin /metrics, in start order
         for i in range(1, workers + 1):
             port = free_port()
+            self.metrics_urls.append("http://127.0.0.1:%d/metrics" % port)
             p = subprocess.Popen([WORKER, "--id", "ptest-w%d-%s" % (i, self.sfx), "--admin",
                                   "127.0.0.1:%d" % port], env=self.full_env())
             self.procs.append(p)

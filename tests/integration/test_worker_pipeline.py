@@ -941,6 +941,14 @@ def scenario_sigterm_handover(run):
     commands = [l for l in metrics.splitlines() if l.startswith("leasehold_commands_total{")]
     check_eq(commands, ['leasehold_commands_total{type="reserve",outcome="reservation.created"} 1'],
              "commands applied by w2")
+    # w2's one command went through every stage once: received (its Kafka
+    # timestamp gives consume_delay), queued, lease, read, apply, write,
+    # publish (docs/metrics.md, "Stages of a command").
+    stages = [l for l in metrics.splitlines() if l.startswith("leasehold_stage_seconds_count{")]
+    check_eq(stages, ['leasehold_stage_seconds_count{stage="%s"} 1' % s
+                      for s in ("consume_delay", "queue_wait", "lease_acquire", "state_read",
+                                "apply", "fenced_write", "publish_ack")],
+             "stage observations of w2")
 
 
 # Delays between starting a group's workers and SIGTERMing them. Around

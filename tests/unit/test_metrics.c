@@ -349,6 +349,74 @@ static void test_metrics_record_helpers_update_default_registry(void **state) {
     free(text);
 }
 
+/* The stage family, exactly: HELP/TYPE, all seven series in pipeline order
+ * from the start (zeros), and the observed values of one stage in their
+ * buckets. A value on a bound belongs to it; a negative one (clock skew in
+ * consume_delay) counts as 0; 31 s lands in +Inf only. */
+static void stage_zero_series(char *out, size_t len, const char *stage) {
+    static const char *const les[] = {"0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025",
+                                      "0.05",   "0.1",   "0.25",   "0.5",   "1",    "2.5",
+                                      "5",      "10",    "30",     "+Inf"};
+    size_t used = strlen(out);
+    for (size_t i = 0; i < sizeof(les) / sizeof(les[0]); i++)
+        used += (size_t)snprintf(out + used, len - used,
+                                 "leasehold_stage_seconds_bucket{stage=\"%s\",le=\"%s\"} 0\n",
+                                 stage, les[i]);
+    snprintf(out + used, len - used,
+             "leasehold_stage_seconds_sum{stage=\"%s\"} 0\n"
+             "leasehold_stage_seconds_count{stage=\"%s\"} 0\n",
+             stage, stage);
+}
+
+static void test_metrics_record_stage_exposition_exact(void **state) {
+    (void)state;
+    metrics_record_stage(METRICS_STAGE_FENCED_WRITE, 0.0005);
+    metrics_record_stage(METRICS_STAGE_FENCED_WRITE, 0.004);
+    metrics_record_stage(METRICS_STAGE_FENCED_WRITE, 31);
+    metrics_record_stage(METRICS_STAGE_FENCED_WRITE, -0.002);
+    metrics_record_stage(METRICS_STAGE_COUNT, 1);      /* ignored */
+    metrics_record_stage((metrics_stage)-1, 1);        /* ignored */
+    assert_null(metrics_stage_name(METRICS_STAGE_COUNT));
+    assert_string_equal(metrics_stage_name(METRICS_STAGE_PUBLISH_ACK), "publish_ack");
+
+    static char expected[16384];
+    snprintf(expected, sizeof(expected),
+             "# HELP leasehold_stage_seconds Time spent per pipeline stage of a command (see "
+             "docs/metrics.md).\n"
+             "# TYPE leasehold_stage_seconds histogram\n");
+    const char *const order[] = {"consume_delay", "queue_wait", "lease_acquire", "state_read",
+                                 "apply"};
+    for (size_t i = 0; i < 5; i++)
+        stage_zero_series(expected, sizeof(expected), order[i]);
+    strcat(expected, "leasehold_stage_seconds_bucket{stage=\"fenced_write\",le=\"0.0005\"} 2\n"
+                     "leasehold_stage_seconds_bucket{stage=\"fenced_write\",le=\"0.001\"} 2\n"
+                     "leasehold_stage_seconds_bucket{stage=\"fenced_write\",le=\"0.0025\"} 2\n"
+                     "leasehold_stage_seconds_bucket{stage=\"fenced_write\",le=\"0.005\"} 3\n"
+                     "leasehold_stage_seconds_bucket{stage=\"fenced_write\",le=\"0.01\"} 3\n"
+                     "leasehold_stage_seconds_bucket{stage=\"fenced_write\",le=\"0.025\"} 3\n"
+                     "leasehold_stage_seconds_bucket{stage=\"fenced_write\",le=\"0.05\"} 3\n"
+                     "leasehold_stage_seconds_bucket{stage=\"fenced_write\",le=\"0.1\"} 3\n"
+                     "leasehold_stage_seconds_bucket{stage=\"fenced_write\",le=\"0.25\"} 3\n"
+                     "leasehold_stage_seconds_bucket{stage=\"fenced_write\",le=\"0.5\"} 3\n"
+                     "leasehold_stage_seconds_bucket{stage=\"fenced_write\",le=\"1\"} 3\n"
+                     "leasehold_stage_seconds_bucket{stage=\"fenced_write\",le=\"2.5\"} 3\n"
+                     "leasehold_stage_seconds_bucket{stage=\"fenced_write\",le=\"5\"} 3\n"
+                     "leasehold_stage_seconds_bucket{stage=\"fenced_write\",le=\"10\"} 3\n"
+                     "leasehold_stage_seconds_bucket{stage=\"fenced_write\",le=\"30\"} 3\n"
+                     "leasehold_stage_seconds_bucket{stage=\"fenced_write\",le=\"+Inf\"} 4\n"
+                     "leasehold_stage_seconds_sum{stage=\"fenced_write\"} 31.0045\n"
+                     "leasehold_stage_seconds_count{stage=\"fenced_write\"} 4\n");
+    stage_zero_series(expected, sizeof(expected), "publish_ack");
+
+    /* The family is the last one registered: its text runs to the end. */
+    char *text = metrics_render(metrics_default());
+    assert_non_null(text);
+    const char *family = strstr(text, "# HELP leasehold_stage_seconds ");
+    assert_non_null(family);
+    assert_string_equal(family, expected);
+    free(text);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_metrics_render_counter_with_labels, setup_registry,
@@ -373,6 +441,7 @@ int main(void) {
                                         teardown_registry),
         cmocka_unit_test(test_metrics_lease_event_records_lease_metrics),
         cmocka_unit_test(test_metrics_record_helpers_update_default_registry),
+        cmocka_unit_test(test_metrics_record_stage_exposition_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

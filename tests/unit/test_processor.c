@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "processor.h"
 
 /* ---- fakes ------------------------------------------------------------------ */
@@ -526,6 +527,58 @@ static void test_processor_process_republishes_pending_outbox(void **state) {
     free_items(next, 1);
 }
 
+/* Observations of each stage in the default registry, by metrics_stage. */
+static void stage_counts(double out[METRICS_STAGE_COUNT]) {
+    metrics_family *f = metrics_find(metrics_default(), "leasehold_stage_seconds");
+    assert_non_null(f);
+    for (int i = 0; i < METRICS_STAGE_COUNT; i++)
+        out[i] = metrics_value(f, (const char *[]){metrics_stage_name((metrics_stage)i)});
+}
+
+/* Observations since `before`, as "consume_delay queue_wait lease_acquire
+ * state_read apply fenced_write publish_ack". */
+static void assert_stage_delta(const double before[METRICS_STAGE_COUNT], const char *expected) {
+    double now[METRICS_STAGE_COUNT];
+    char text[128] = "";
+    stage_counts(now);
+    for (int i = 0; i < METRICS_STAGE_COUNT; i++)
+        snprintf(text + strlen(text), sizeof(text) - strlen(text), "%s%d", i ? " " : "",
+                 (int)(now[i] - before[i]));
+    assert_string_equal(text, expected);
+}
+
+/* One batch records each stage it goes through exactly once, and queue_wait
+ * once per command; a batch on a held lease skips acquire and read; a
+ * refused acquisition records nothing. consume_delay belongs to the consume
+ * loop (worker.c), never to the processor. */
+static void test_processor_process_records_each_stage_once(void **state) {
+    fixture *f = *state;
+    double before[METRICS_STAGE_COUNT];
+    work_item *first[3] = {item(f, INV_CMD_RESTOCK, "s1", 100, NULL),
+                           item(f, INV_CMD_RESERVE, "r1", 10, "CUST-1"),
+                           item(f, INV_CMD_RESERVE, "r2", 5, "CUST-2")};
+    int retry;
+    stage_counts(before);
+    assert_int_equal(run_batch(f, first, 3, &retry), 3);
+    assert_stage_delta(before, "0 3 1 1 1 1 1");
+
+    work_item *second[2] = {item(f, INV_CMD_RESERVE, "r3", 1, "CUST-3"),
+                            item(f, INV_CMD_RELEASE, "x1", 1, "CUST-3")};
+    stage_counts(before);
+    assert_int_equal(run_batch(f, second, 2, &retry), 2);
+    assert_stage_delta(before, "0 2 0 0 1 1 1");
+
+    f->ops.idle("PROD-1", &f->slot, f->ops.opaque); /* persists the outbox: one more write */
+    W.held_elsewhere = 1;
+    work_item *third[1] = {item(f, INV_CMD_RESERVE, "r4", 1, "CUST-4")};
+    stage_counts(before);
+    assert_int_equal(run_batch(f, third, 1, &retry), 0);
+    assert_stage_delta(before, "0 0 0 0 0 0 0");
+    free_items(first, 3);
+    free_items(second, 2);
+    free_items(third, 1);
+}
+
 int main(void) {
     log_init("test", LOG_LVL_ERROR, 0); /* the processor's expected warnings are noise here */
     const struct CMUnitTest tests[] = {
@@ -541,6 +594,7 @@ int main(void) {
         T(test_processor_process_storage_error_rereads),
         T(test_processor_process_acquire_error_retries),
         T(test_processor_process_republishes_pending_outbox),
+        T(test_processor_process_records_each_stage_once),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "args.h"
@@ -136,6 +137,43 @@ static void test_args_parse_load_rejects_bad_values(void **state) {
     assert_string_equal(err, "--count: must be an integer from 1 to 100000000, got 'ten'");
 }
 
+static void test_args_parse_load_products_range(void **state) {
+    producer_args a;
+    char err[256] = "";
+    const char *ok[] = {"1", "999", "1000", "1000000"};
+    const int want[] = {1, 999, 1000, 1000000};
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(PARSE(&a, err, "p", "load", "--products", ok[i]), 0);
+        assert_int_equal(a.load.products, want[i]);
+    }
+    const char *bad[] = {"0", "-5", "1000001", "many", "12abc", "", "99999999999999999999"};
+    for (int i = 0; i < 7; i++) {
+        char expected[128];
+        snprintf(expected, sizeof(expected),
+                 "--products: must be an integer from 1 to 1000000, got '%s'", bad[i]);
+        assert_int_equal(PARSE(&a, err, "p", "load", "--products", bad[i]), -1);
+        assert_string_equal(err, expected);
+    }
+}
+
+static void test_args_parse_load_prefix_is_a_product_id_start(void **state) {
+    producer_args a;
+    char err[256] = "";
+    const char *max = "P2345678901234567890123456789.-_"; /* 32 characters */
+    assert_int_equal(PARSE(&a, err, "p", "load", "--prefix", max), 0);
+    assert_string_equal(a.load.product_prefix, max);
+    const char *bad[] = {"", "-LOAD", "LO/AD-", "LOAD ", "P23456789012345678901234567890123"};
+    for (int i = 0; i < 5; i++) {
+        char expected[200];
+        snprintf(expected, sizeof(expected),
+                 "--prefix: must be 1 to 32 characters of A-Z a-z 0-9 . _ -, starting with a "
+                 "letter or digit (productId's pattern), got '%s'",
+                 bad[i]);
+        assert_int_equal(PARSE(&a, err, "p", "load", "--prefix", bad[i]), -1);
+        assert_string_equal(err, expected);
+    }
+}
+
 static void test_args_parse_help_and_unknown(void **state) {
     producer_args a;
     char err[256] = "";
@@ -157,6 +195,8 @@ int main(void) {
         cmocka_unit_test(test_args_parse_serve_requires_listen),
         cmocka_unit_test(test_args_parse_load_options),
         cmocka_unit_test(test_args_parse_load_rejects_bad_values),
+        cmocka_unit_test(test_args_parse_load_products_range),
+        cmocka_unit_test(test_args_parse_load_prefix_is_a_product_id_start),
         cmocka_unit_test(test_args_parse_help_and_unknown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -185,6 +185,77 @@ static void test_load_invalid_payload_each_kind_fails_decoding(void **state) {
     }
 }
 
+/* Ids at the edges of --products: at least 3 digits, never truncated, and
+ * still a valid productId with the longest prefix and the largest number. */
+static void test_load_plan_product_ids_at_the_edges(void **state) {
+    load_options o;
+    load_options_init(&o);
+    char id[INV_PRODUCT_MAX + 1];
+    const int index[] = {0, 998, 999, 999999};
+    const char *want[] = {"LOAD-001", "LOAD-999", "LOAD-1000", "LOAD-1000000"};
+    for (int i = 0; i < 4; i++) {
+        load_plan_product(&o, index[i], id);
+        assert_string_equal(id, want[i]);
+    }
+    o.product_prefix = "P2345678901234567890123456789.-_"; /* LOAD_MAX_PREFIX characters */
+    load_plan_product(&o, LOAD_MAX_PRODUCTS - 1, id);
+    assert_string_equal(id, "P2345678901234567890123456789.-_1000000");
+
+    inv_command c, out;
+    memset(&c, 0, sizeof(c));
+    c.type = INV_CMD_RESTOCK;
+    strcpy(c.command_id, "cmd-1");
+    strcpy(c.product_id, id);
+    c.quantity = 1;
+    char *payload = inv_command_encode(&c);
+    char err[256] = "";
+    assert_non_null(payload);
+    assert_int_equal(inv_command_decode(payload, strlen(payload), &out, err, sizeof(err)), 0);
+    assert_string_equal(out.product_id, id);
+    free(payload);
+}
+
+static void test_load_plan_new_products_and_prefix_limits(void **state) {
+    load_options o;
+    load_options_init(&o);
+    load_plan *p;
+    o.products = LOAD_MAX_PRODUCTS;
+    assert_non_null(p = load_plan_new(&o, "r"));
+    load_plan_free(p);
+    o.products = LOAD_MAX_PRODUCTS + 1;
+    assert_null(load_plan_new(&o, "r"));
+    o.products = 0;
+    assert_null(load_plan_new(&o, "r"));
+    o.products = 10;
+    o.product_prefix = "P23456789012345678901234567890123"; /* one too long */
+    assert_null(load_plan_new(&o, "r"));
+}
+
+/* A million products: every drawn id is one of them, the full 32-character
+ * prefix is kept (it was cut to 31 once, so the plan's ids and the initial
+ * restock's differed), and numbers beyond the old limit of 999 occur. */
+static void test_load_plan_next_million_products(void **state) {
+    load_options o;
+    load_options_init(&o);
+    o.products = LOAD_MAX_PRODUCTS;
+    o.product_prefix = "P2345678901234567890123456789.-_";
+    load_plan *p = load_plan_new(&o, "r");
+    assert_non_null(p);
+    size_t plen = strlen(o.product_prefix);
+    int above_999 = 0;
+    for (int i = 0; i < 1000; i++) {
+        load_op op;
+        load_plan_next(p, &op);
+        assert_memory_equal(op.cmd.product_id, o.product_prefix, plen);
+        char *end = NULL;
+        long n = strtol(op.cmd.product_id + plen, &end, 10);
+        assert_true(*end == '\0' && n >= 1 && n <= LOAD_MAX_PRODUCTS);
+        above_999 += n > 999;
+    }
+    assert_true(above_999 > 900); /* uniform: about 999 of 1000 */
+    load_plan_free(p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_load_plan_next_same_seed_same_sequence),
@@ -194,6 +265,9 @@ int main(void) {
         cmocka_unit_test(test_load_plan_next_duplicates_repeat_earlier_commands),
         cmocka_unit_test(test_load_plan_next_zero_fractions),
         cmocka_unit_test(test_load_invalid_payload_each_kind_fails_decoding),
+        cmocka_unit_test(test_load_plan_product_ids_at_the_edges),
+        cmocka_unit_test(test_load_plan_new_products_and_prefix_limits),
+        cmocka_unit_test(test_load_plan_next_million_products),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
