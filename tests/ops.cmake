@@ -27,7 +27,7 @@ if(TARGET leasehold_schemas AND TARGET leasehold_lease)
             ${PROJECT_SOURCE_DIR}/worker/reconciler.c
     LIBS leasehold_common leasehold_schemas leasehold_lease PkgConfig::RDKAFKA)
   target_include_directories(test_reconciler PRIVATE ${PROJECT_SOURCE_DIR})
-  target_link_options(test_reconciler PRIVATE -Wl,--wrap=blob_list,--wrap=blob_get)
+  target_link_options(test_reconciler PRIVATE -Wl,--wrap=blob_list_items,--wrap=blob_get)
 endif()
 
 # Two real workers: SIGKILL the reconciler's leader, the survivor sweeps.
