@@ -135,10 +135,13 @@ static int teardown(void **state) {
     return 0;
 }
 
-/* Writes product `id` with the given reservations (quantity 5 each) and
- * `extra` units available. Test data is written without a lease: nobody
- * holds one in these containers. */
-static void put_state(fixture *fx, const char *id, const inv_reservation *res, size_t n) {
+/* Writes product `id` with the given reservations and 10 units available.
+ * With `mgr`, as the worker writes it: under the product's lease, one
+ * lease_write carrying the "nextexpiry" hint, then released. Without, as an
+ * older version wrote it: no metadata, and no lease since nobody holds one
+ * in these containers. */
+static void put_state(fixture *fx, lease_manager *mgr, const char *id,
+                      const inv_reservation *res, size_t n) {
     inv_state st;
     inv_state_init(&st, id);
     for (size_t i = 0; i < n; i++) {
@@ -152,41 +155,25 @@ static void put_state(fixture *fx, const char *id, const inv_reservation *res, s
     assert_non_null(json);
     char name[96];
     snprintf(name, sizeof(name), "%s.json", id);
-    blob_error be;
-    assert_int_equal(blob_put(fx->blob, fx->container, name, json, strlen(json),
-                              "application/json", NULL, NULL, NULL, &be),
-                     BLOB_OK);
-    free(json);
-    inv_state_clear(&st);
-}
-
-/* Product `id` written as the worker writes it: under the product's lease,
- * one lease_write carrying the "nextexpiry" hint, then released. */
-static void put_state_fenced(fixture *fx, lease_manager *mgr, const char *id,
-                             const inv_reservation *res, size_t n) {
-    inv_state st;
-    inv_state_init(&st, id);
-    for (size_t i = 0; i < n; i++) {
-        assert_int_equal(inv_state_add_reservation(&st, &res[i]), 0);
-        st.reserved += res[i].quantity;
+    if (!mgr) {
+        blob_error be;
+        assert_int_equal(blob_put(fx->blob, fx->container, name, json, strlen(json),
+                                  "application/json", NULL, NULL, NULL, &be),
+                         BLOB_OK);
+    } else {
+        lease_acquire_options ao = {
+            .container = fx->container, .blob = name, .create_if_missing = 1};
+        lease *l = NULL;
+        lease_error le;
+        if (lease_try_acquire(mgr, NULL, &ao, &l, &le) != LEASE_OK)
+            fail_msg("acquire %s: %s", name, le.message);
+        blob_meta meta = {0};
+        assert_int_equal(state_blob_meta_set_next_expiry(&meta, &st), 0);
+        if (lease_write(l, json, strlen(json), "application/json", &meta, &le) != LEASE_OK)
+            fail_msg("write %s: %s", name, le.message);
+        assert_int_equal(lease_release(l, &le), LEASE_OK);
+        lease_free(l);
     }
-    st.available = 10;
-    st.total = st.available + st.reserved;
-    char *json = inv_state_encode(&st);
-    assert_non_null(json);
-    char name[96];
-    snprintf(name, sizeof(name), "%s.json", id);
-    lease_acquire_options ao = {.container = fx->container, .blob = name, .create_if_missing = 1};
-    lease *l = NULL;
-    lease_error le;
-    if (lease_try_acquire(mgr, NULL, &ao, &l, &le) != LEASE_OK)
-        fail_msg("acquire %s: %s", name, le.message);
-    blob_meta meta = {0};
-    assert_int_equal(state_blob_meta_set_next_expiry(&meta, &st), 0);
-    if (lease_write(l, json, strlen(json), "application/json", &meta, &le) != LEASE_OK)
-        fail_msg("write %s: %s", name, le.message);
-    assert_int_equal(lease_release(l, &le), LEASE_OK);
-    lease_free(l);
     free(json);
     inv_state_clear(&st);
 }
@@ -273,15 +260,15 @@ static void test_reconciler_sweep_reads_only_due_products(void **state) {
             due |= due_at[k] == i;
         expired[i] = reservation(fx, rid, -60000);
         if (i == old_at) {
-            put_state(fx, id, &expired[i], 1);
+            put_state(fx, NULL, id, &expired[i], 1);
         } else if (due) {
             inv_reservation r[] = {expired[i], reservation(fx, "RES-LATER", 600000)};
-            put_state_fenced(fx, mgr, id, r, 2);
+            put_state(fx, mgr, id, r, 2);
         } else if (i % 6 == 5) { /* 5, 11, 23, 29 (17 is due): no reservation */
-            put_state_fenced(fx, mgr, id, NULL, 0);
+            put_state(fx, mgr, id, NULL, 0);
         } else {
             inv_reservation r[] = {reservation(fx, rid, 600000)};
-            put_state_fenced(fx, mgr, id, r, 1);
+            put_state(fx, mgr, id, r, 1);
         }
     }
     put_raw(fx, "README.txt", "not a product");
@@ -334,8 +321,8 @@ static void test_reconciler_sweep_once_publishes_expired(void **state) {
     fixture *fx = *state;
     inv_reservation a[] = {reservation(fx, "RES-OLD", -60000), reservation(fx, "RES-NEW", 600000)};
     inv_reservation b[] = {reservation(fx, "RES-LATER", 600000)};
-    put_state(fx, "PROD-A", a, 2);
-    put_state(fx, "PROD-B", b, 1);
+    put_state(fx, NULL, "PROD-A", a, 2);
+    put_state(fx, NULL, "PROD-B", b, 1);
     put_raw(fx, "README.txt", "not a product");
 
     reconciler *r = new_reconciler(fx, NULL, 0);
@@ -360,7 +347,7 @@ static void test_reconciler_sweep_once_publishes_expired(void **state) {
 static void test_reconciler_sweep_once_reports_invalid_state(void **state) {
     fixture *fx = *state;
     inv_reservation c1[] = {reservation(fx, "RES-GONE", -1000)};
-    put_state(fx, "PROD-C", c1, 1);
+    put_state(fx, NULL, "PROD-C", c1, 1);
     put_raw(fx, "BAD.json", "{\"productId\":\"BAD\"}");
 
     reconciler *r = new_reconciler(fx, NULL, 0);
@@ -382,7 +369,7 @@ static void test_reconciler_sweep_once_reports_invalid_state(void **state) {
 static void test_reconciler_sweep_once_uses_given_time(void **state) {
     fixture *fx = *state;
     inv_reservation d[] = {reservation(fx, "RES-SOON", 60000), reservation(fx, "RES-LATE", 600000)};
-    put_state(fx, "PROD-D", d, 2);
+    put_state(fx, NULL, "PROD-D", d, 2);
 
     reconciler *r = new_reconciler(fx, NULL, 0);
     reconciler_sweep_stats stats;
@@ -401,7 +388,7 @@ static void test_reconciler_sweep_once_uses_given_time(void **state) {
 static void test_reconciler_leader_sweeps_on_election(void **state) {
     fixture *fx = *state;
     inv_reservation e[] = {reservation(fx, "RES-EXP", -5000)};
-    put_state(fx, "PROD-E", e, 1);
+    put_state(fx, NULL, "PROD-E", e, 1);
 
     lease_error le;
     lease_manager *mgr = new_lease_manager(fx, fx->blob);
