@@ -477,6 +477,7 @@ static struct {
     metrics_family *leases_held, *acquire_latency, *renew_latency, *time_to_expiry;
     metrics_family *renewals, *renewal_failures, *acquire_contended, *leases_lost, *handoff;
     metrics_family *leader, *consumer_lag, *dead_letters, *sweeps, *expired, *stages;
+    metrics_family *sweep_lists, *sweep_reads, *sweep_duration;
     pthread_mutex_t handoff_mu;
     metrics_handoff_slot handoff_slots[METRICS_HANDOFF_SLOTS];
 } metrics_lh = {.handoff_mu = PTHREAD_MUTEX_INITIALIZER};
@@ -504,6 +505,7 @@ static void metrics_lh_init(void) {
     static const double stage[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                    0.25,   0.5,   1,      2.5,   5,    10,   30};
     static const char *const stage_label[] = {"stage", NULL};
+    static const double sweep[] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300};
     static const char *const type_outcome[] = {"type", "outcome", NULL};
     static const char *const cause[] = {"cause", NULL};
     static const char *const reason_kind[] = {"reason_kind", NULL};
@@ -561,6 +563,13 @@ static void metrics_lh_init(void) {
                               stage_label, stage, sizeof(stage) / sizeof(stage[0]), err,
                               sizeof(err)),
         err);
+    LH_COUNTER(sweep_lists, "leasehold_reconciler_list_requests_total", NULL,
+               "List Blobs pages requested by reconciler sweeps.");
+    LH_COUNTER(sweep_reads, "leasehold_reconciler_state_reads_total", NULL,
+               "Product state blobs read by reconciler sweeps (expiry due or unknown).");
+    LH_HISTOGRAM(sweep_duration, "leasehold_reconciler_sweep_duration_seconds", sweep,
+                 sizeof(sweep) / sizeof(sweep[0]),
+                 "Wall time of one reconciler sweep, final delivery wait included.");
 #undef LH_COUNTER
 #undef LH_GAUGE
 #undef LH_HISTOGRAM
@@ -621,6 +630,13 @@ void metrics_record_sweep(const char *outcome) {
 void metrics_record_expired(uint64_t n) {
     metrics_default();
     metrics_counter_add(metrics_lh.expired, NULL, (double)n);
+}
+
+void metrics_record_sweep_cost(size_t list_requests, size_t state_reads, double seconds) {
+    metrics_default();
+    metrics_counter_add(metrics_lh.sweep_lists, NULL, (double)list_requests);
+    metrics_counter_add(metrics_lh.sweep_reads, NULL, (double)state_reads);
+    metrics_histogram_observe(metrics_lh.sweep_duration, NULL, seconds);
 }
 
 void metrics_record_leases_held(size_t n) {

@@ -100,6 +100,10 @@ void metrics_record_dead_letter(const char *reason_kind);
 void metrics_record_sweep(const char *outcome);
 /* leasehold_reservations_expired_total: expire commands published. */
 void metrics_record_expired(uint64_t n);
+/* What one sweep cost: leasehold_reconciler_list_requests_total,
+ * leasehold_reconciler_state_reads_total and
+ * leasehold_reconciler_sweep_duration_seconds. */
+void metrics_record_sweep_cost(size_t list_requests, size_t state_reads, double seconds);
 /* leasehold_leases_held: overrides the event-driven count with the truth
  * (e.g. lease_manager_held_count() from a /metrics collect hook). */
 void metrics_record_leases_held(size_t n);

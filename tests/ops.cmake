@@ -27,11 +27,21 @@ if(TARGET leasehold_schemas AND TARGET leasehold_lease)
             ${PROJECT_SOURCE_DIR}/worker/reconciler.c
     LIBS leasehold_common leasehold_schemas leasehold_lease PkgConfig::RDKAFKA)
   target_include_directories(test_reconciler PRIVATE ${PROJECT_SOURCE_DIR})
-  target_link_options(test_reconciler PRIVATE -Wl,--wrap=blob_list,--wrap=blob_get)
+  target_link_options(test_reconciler PRIVATE -Wl,--wrap=blob_list_items,--wrap=blob_get)
 endif()
 
 # Two real workers: SIGKILL the reconciler's leader, the survivor sweeps.
 if(TARGET inventory-worker AND TARGET inventory-producer)
   leasehold_test(NAME test_reconciler_failover LABEL integration TIMEOUT 300
     COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_reconciler_failover.py)
+endif()
+
+# Timings (not a test), workload W5:
+#   build/tests/bench_reconciler PRODUCTS DUE [THREADS]
+if(TARGET leasehold_schemas AND TARGET leasehold_lease)
+  add_executable(bench_reconciler bench/bench_reconciler.c ${PROJECT_SOURCE_DIR}/worker/reconciler.c)
+  target_link_libraries(bench_reconciler PRIVATE leasehold_common leasehold_schemas leasehold_lease
+    PkgConfig::RDKAFKA PkgConfig::CURL Threads::Threads)
+  target_include_directories(bench_reconciler PRIVATE ${PROJECT_SOURCE_DIR})
+  set_target_properties(bench_reconciler PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
 endif()

@@ -112,6 +112,7 @@ static int main_start_reconciler(main_services *s, const config *cfg, const char
     rc.lock_name = config_string(cfg, "reconciler.lease_name");
     rc.identity = id;
     rc.interval_ms = config_duration_ms(cfg, "reconciler.interval");
+    rc.page_size = (int)config_int(cfg, "reconciler.page_size");
     s->reconciler = reconciler_new(&rc, err, errlen);
     if (s->reconciler == NULL || reconciler_start(s->reconciler, err, errlen) != 0)
         return -1;

@@ -23,6 +23,7 @@
 #include "inventory.h"
 #include "log.h"
 #include "metrics.h"
+#include "state_blob.h"
 #include "worker_time.h"
 
 #define PROCESSOR_OOM_RETRY_MS 100
@@ -272,9 +273,14 @@ static int proc_write_state(product *pr) {
         proc_forget_state(pr);
         return -1;
     }
+    /* The reconciler's expiry hint travels in the same fenced Put Blob
+     * (state_blob.h); lease_write adds the lease engine's own keys. An
+     * empty list always has room for it. */
+    blob_meta meta = {0};
+    state_blob_meta_set_next_expiry(&meta, &pr->state);
     lease_error err;
     int64_t start_us = worker_time_mono_us();
-    lease_code rc = lease_write(pr->lease, json, strlen(json), "application/json", NULL, &err);
+    lease_code rc = lease_write(pr->lease, json, strlen(json), "application/json", &meta, &err);
     free(json);
     if (rc == LEASE_OK) {
         metrics_record_stage(METRICS_STAGE_FENCED_WRITE, worker_time_since_s(start_us));

@@ -451,26 +451,32 @@ blob_code blob_lease_break(blob_client *c, const char *container, const char *na
     return rc;
 }
 
-blob_code blob_list(blob_client *c, const char *container, const char *prefix, int page_size,
-                    blob_list_cb cb, void *opaque, blob_error *err) {
+blob_code blob_list_items(blob_client *c, const char *container, const blob_list_options *opts,
+                          blob_list_item_cb cb, void *opaque, size_t *pages, blob_error *err) {
     static const char op[] = "list";
+    static const blob_list_options defaults = {NULL, 0, 0};
+    const blob_list_options *o = opts ? opts : &defaults;
+    if (pages)
+        *pages = 0;
     if (!blob_check_target(op, container, NULL, 0, err))
         return BLOB_ERR_INVALID;
-    if (page_size < 0 || page_size > 5000 || !cb) {
+    if (o->page_size < 0 || o->page_size > 5000 || !cb) {
         storage_error_set(err, BLOB_ERR_INVALID, op, container, "%s",
                           cb ? "page_size must be 0..5000" : "callback is required");
         return BLOB_ERR_INVALID;
     }
     char marker[1024] = "", size[16];
-    snprintf(size, sizeof size, "%d", page_size);
+    snprintf(size, sizeof size, "%d", o->page_size);
     for (;;) {
         storage_request req = {.method = "GET", .op = op, .container = container, .retry = 1};
         storage_request_param(&req, "restype", "container");
         storage_request_param(&req, "comp", "list");
-        if (prefix && *prefix)
-            storage_request_param(&req, "prefix", prefix);
-        if (page_size > 0)
+        if (o->prefix && *o->prefix)
+            storage_request_param(&req, "prefix", o->prefix);
+        if (o->page_size > 0)
             storage_request_param(&req, "maxresults", size);
+        if (o->include_metadata)
+            storage_request_param(&req, "include", "metadata");
         char current[1024];
         if (marker[0]) {
             snprintf(current, sizeof current, "%s", marker);
@@ -480,6 +486,8 @@ blob_code blob_list(blob_client *c, const char *container, const char *prefix, i
         blob_code rc = blob_http_execute(c, &req, &resp, err);
         int stop = 0;
         if (rc == BLOB_OK) {
+            if (pages)
+                (*pages)++;
             stop = storage_list_parse(resp.body ? resp.body : "", resp.body_len, cb, opaque, marker,
                                       sizeof marker);
             if (stop < 0) {
@@ -497,4 +505,23 @@ blob_code blob_list(blob_client *c, const char *container, const char *prefix, i
     if (err)
         memset(err, 0, sizeof *err);
     return BLOB_OK;
+}
+
+/* blob_list's callback on top of blob_list_items'. */
+typedef struct blob_list_names {
+    blob_list_cb cb;
+    void *opaque;
+} blob_list_names;
+
+static int blob_list_name_only(const blob_list_item *item, void *opaque) {
+    blob_list_names *n = opaque;
+    return n->cb(item->name, n->opaque);
+}
+
+blob_code blob_list(blob_client *c, const char *container, const char *prefix, int page_size,
+                    blob_list_cb cb, void *opaque, blob_error *err) {
+    blob_list_options o = {prefix, page_size, 0};
+    blob_list_names n = {cb, opaque};
+    /* A NULL callback must still be refused by name. */
+    return blob_list_items(c, container, &o, cb ? blob_list_name_only : NULL, &n, NULL, err);
 }

@@ -151,11 +151,16 @@ void storage_error_from_response(blob_error *err, const char *op, const char *ta
 void storage_error_set(blob_error *err, blob_code code, const char *op, const char *target,
                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-/* Calls cb for each <Blob><Name> of a List Blobs page (entity-decoded) and
- * copies <NextMarker> into marker ("" when last page). Returns 1 when cb
+/* Calls cb for each <Blob> of a List Blobs page: its <Name> and the
+ * children of its <Metadata> (entity-decoded; empty when the page has none),
+ * and copies <NextMarker> into marker ("" when last page). Returns 1 when cb
  * asked to stop, 0 otherwise, -1 when a raw name exceeds 4096 bytes. */
-int storage_list_parse(const char *xml, size_t len, blob_list_cb cb, void *opaque, char *marker,
-                       size_t marker_len);
+int storage_list_parse(const char *xml, size_t len, blob_list_item_cb cb, void *opaque,
+                       char *marker, size_t marker_len);
+/* Fills meta from the content of a <Metadata> element: one entry per child
+ * element <name>value</name> or <name/>. Entries that do not fit blob_meta
+ * are left out rather than truncated. */
+void storage_list_parse_meta(const char *xml, size_t len, blob_meta *meta);
 
 /* ---- blob_http.c ------------------------------------------------------- */
 

@@ -3,7 +3,8 @@
  * The Blob service answers errors as
  *   <?xml ...?><Error><Code>LeaseAlreadyPresent</Code><Message>...</Message></Error>
  * and listings as flat <EnumerationResults> with <Blob><Name>..</Name>..</Blob>
- * and <NextMarker>. Those few flat tags are all we read, so a small
+ * (plus <Metadata><key>value</key>..</Metadata> when asked for) and
+ * <NextMarker>. Those few flat tags are all we read, so a small
  * hand-written scanner does it: no XML library is in the stack, and pulling
  * one in for a handful of tags would cost more than this file. It does not
  * validate: it finds "<Tag>" or "<Tag attr..>" (or "<Tag/>"), returns the text
@@ -228,8 +229,46 @@ void storage_error_from_response(blob_error *err, const char *op, const char *ta
         snprintf(err->message + n, sizeof err->message - n, " (HTTP %ld)", status);
 }
 
-int storage_list_parse(const char *xml, size_t len, blob_list_cb cb, void *opaque, char *marker,
-                       size_t marker_len) {
+void storage_list_parse_meta(const char *xml, size_t len, blob_meta *meta) {
+    memset(meta, 0, sizeof *meta);
+    const char *p = xml, *end = xml + len;
+    while (p < end) {
+        const char *lt = memchr(p, '<', (size_t)(end - p));
+        if (!lt)
+            return;
+        const char *q = lt + 1, *ne = q;
+        while (ne < end && *ne != '>' && *ne != '/' && *ne != ' ' && *ne != '\t' &&
+               *ne != '\r' && *ne != '\n')
+            ne++;
+        char name[256]; /* service names are at most 256 characters; longer ones are not ours */
+        size_t nl = (size_t)(ne - q);
+        const char *v, *after;
+        size_t vl;
+        if (nl == 0 || *q == '?' || *q == '!') { /* stray '<' or markup: step over it */
+            p = lt + 1;
+            continue;
+        }
+        if (nl >= sizeof name)
+            return;
+        memcpy(name, q, nl);
+        name[nl] = '\0';
+        if (!storage_xml_find(lt, (size_t)(end - lt), name, &v, &vl, &after))
+            return; /* unterminated: nothing after it can be trusted */
+        p = after;
+        char value[sizeof meta->item[0].value + 1];
+        size_t n = storage_xml_decode(v, vl, value, sizeof value);
+        if (nl >= sizeof meta->item[0].name || n >= sizeof meta->item[0].value)
+            continue; /* would not fit: leave it out rather than truncate */
+        if (meta->count >= BLOB_META_MAX)
+            return;
+        int i = meta->count++;
+        memcpy(meta->item[i].name, name, nl + 1);
+        memcpy(meta->item[i].value, value, n + 1);
+    }
+}
+
+int storage_list_parse(const char *xml, size_t len, blob_list_item_cb cb, void *opaque,
+                       char *marker, size_t marker_len) {
     const char *v, *after;
     size_t vl;
     marker[0] = '\0';
@@ -237,16 +276,22 @@ int storage_list_parse(const char *xml, size_t len, blob_list_cb cb, void *opaqu
         storage_xml_decode(v, vl, marker, marker_len);
     const char *p = xml, *end = xml + len;
     char name[4097]; /* names are at most 1024 characters; entities can make the raw text longer */
+    blob_meta meta;
+    blob_list_item item = {name, &meta};
     while (storage_xml_find(p, (size_t)(end - p), "Blob", &v, &vl, &after)) {
-        const char *nv;
-        size_t nl;
+        const char *nv, *mv;
+        size_t nl, ml;
         p = after;
         if (!storage_xml_find(v, vl, "Name", &nv, &nl, NULL))
             continue;
         if (nl >= sizeof name)
             return -1;
         storage_xml_decode(nv, nl, name, sizeof name);
-        if (cb(name, opaque) != 0)
+        if (storage_xml_find(v, vl, "Metadata", &mv, &ml, NULL))
+            storage_list_parse_meta(mv, ml, &meta);
+        else
+            memset(&meta, 0, sizeof meta);
+        if (cb(&item, opaque) != 0)
             return 1;
     }
     return 0;

@@ -4,6 +4,9 @@
  * container (random suffix), runs the reconciler against its own admin topic
  * (created here with one partition, deleted afterwards), then reads the topic
  * from the beginning up to its end and checks the expire commands exactly.
+ * The request-count test writes its products through the real fenced path
+ * (lease_write with the processor's "nextexpiry" hint) and counts every
+ * storage request the sweep's client attempted.
  * Services: LEASEHOLD_STORAGE_CONNECTION_STRING (default
  * UseDevelopmentStorage=true) and LEASEHOLD_KAFKA_BROKERS (default
  * 127.0.0.1:9092).
@@ -25,7 +28,9 @@
 #include "leasehold/blob.h"
 #include "leasehold/inventory_schema.h"
 #include "leasehold/lease.h"
+#include "lease/src/blob_internal.h" /* blob_client_attempts */
 #include "metrics.h"
+#include "state_blob.h"
 #include "test_reconciler_support.h"
 #include "worker/reconciler.h"
 
@@ -130,10 +135,13 @@ static int teardown(void **state) {
     return 0;
 }
 
-/* Writes product `id` with the given reservations (quantity 5 each) and
- * `extra` units available. Test data is written without a lease: nobody
- * holds one in these containers. */
-static void put_state(fixture *fx, const char *id, const inv_reservation *res, size_t n) {
+/* Writes product `id` with the given reservations and 10 units available.
+ * With `mgr`, as the worker writes it: under the product's lease, one
+ * lease_write carrying the "nextexpiry" hint, then released. Without, as an
+ * older version wrote it: no metadata, and no lease since nobody holds one
+ * in these containers. */
+static void put_state(fixture *fx, lease_manager *mgr, const char *id,
+                      const inv_reservation *res, size_t n) {
     inv_state st;
     inv_state_init(&st, id);
     for (size_t i = 0; i < n; i++) {
@@ -147,10 +155,25 @@ static void put_state(fixture *fx, const char *id, const inv_reservation *res, s
     assert_non_null(json);
     char name[96];
     snprintf(name, sizeof(name), "%s.json", id);
-    blob_error be;
-    assert_int_equal(blob_put(fx->blob, fx->container, name, json, strlen(json),
-                              "application/json", NULL, NULL, NULL, &be),
-                     BLOB_OK);
+    if (!mgr) {
+        blob_error be;
+        assert_int_equal(blob_put(fx->blob, fx->container, name, json, strlen(json),
+                                  "application/json", NULL, NULL, NULL, &be),
+                         BLOB_OK);
+    } else {
+        lease_acquire_options ao = {
+            .container = fx->container, .blob = name, .create_if_missing = 1};
+        lease *l = NULL;
+        lease_error le;
+        if (lease_try_acquire(mgr, NULL, &ao, &l, &le) != LEASE_OK)
+            fail_msg("acquire %s: %s", name, le.message);
+        blob_meta meta = {0};
+        assert_int_equal(state_blob_meta_set_next_expiry(&meta, &st), 0);
+        if (lease_write(l, json, strlen(json), "application/json", &meta, &le) != LEASE_OK)
+            fail_msg("write %s: %s", name, le.message);
+        assert_int_equal(lease_release(l, &le), LEASE_OK);
+        lease_free(l);
+    }
     free(json);
     inv_state_clear(&st);
 }
@@ -177,11 +200,12 @@ static rec_consumed consume(fixture *fx, size_t expect) {
     return rec_consume(fx->brokers, fx->topic, group, expect, WAIT_MS);
 }
 
-static reconciler *new_reconciler(fixture *fx, lease_manager *mgr, long long interval_ms) {
+static reconciler *new_reconciler_paged(fixture *fx, lease_manager *mgr, long long interval_ms,
+                                        int page_size) {
     reconciler_config cfg = {.blob = fx->blob, .leases = mgr, .brokers = fx->brokers,
                              .topic = fx->topic, .container = fx->container,
                              .identity = "reconciler-test", .interval_ms = interval_ms,
-                             .publish_timeout_ms = 10000};
+                             .publish_timeout_ms = 10000, .page_size = page_size};
     char err[512] = "";
     reconciler *r = reconciler_new(&cfg, err, sizeof(err));
     if (!r)
@@ -189,12 +213,116 @@ static reconciler *new_reconciler(fixture *fx, lease_manager *mgr, long long int
     return r;
 }
 
+static reconciler *new_reconciler(fixture *fx, lease_manager *mgr, long long interval_ms) {
+    return new_reconciler_paged(fx, mgr, interval_ms, 0);
+}
+
+static lease_manager *new_lease_manager(fixture *fx, blob_client *client) {
+    lease_manager_options lo;
+    lease_manager_options_init(&lo);
+    lo.container = fx->lease_container;
+    lo.duration_s = 15;
+    lease_error le;
+    lease_manager *mgr = lease_manager_new(client, &lo, &le);
+    if (!mgr)
+        fail_msg("lease_manager_new: %s", le.message);
+    return mgr;
+}
+
+#define COUNT_PRODUCTS 30
+#define COUNT_PAGE 7
+
+/* 30 products: 4 with a due hint, 1 written without metadata (an older
+ * version) with an expired reservation, 21 whose hint is in the future, 4
+ * with no reservation ("none"), plus one blob that is not a product. One sweep with
+ * pages of 7 makes exactly ceil(31/7) = 5 list requests and 5 state reads,
+ * nothing else, and publishes exactly the 5 expired reservations. */
+static void test_reconciler_sweep_reads_only_due_products(void **state) {
+    fixture *fx = *state;
+    blob_client_options o;
+    blob_client_options_init(&o);
+    o.connection_string =
+        env_or("LEASEHOLD_STORAGE_CONNECTION_STRING", "UseDevelopmentStorage=true");
+    blob_error be;
+    blob_client *writer = blob_client_new(&o, &be); /* keeps fx->blob's count to the sweep */
+    assert_non_null(writer);
+    lease_manager *mgr = new_lease_manager(fx, writer);
+
+    static const int due_at[] = {3, 10, 17, 24}; /* indices of the due products */
+    const int old_at = 28;                       /* no metadata */
+    inv_reservation expired[COUNT_PRODUCTS];
+    char id[32], rid[32];
+    for (int i = 0; i < COUNT_PRODUCTS; i++) {
+        snprintf(id, sizeof(id), "PROD-%02d", i);
+        snprintf(rid, sizeof(rid), "RES-%02d", i);
+        int due = 0;
+        for (size_t k = 0; k < sizeof(due_at) / sizeof(due_at[0]); k++)
+            due |= due_at[k] == i;
+        expired[i] = reservation(fx, rid, -60000);
+        if (i == old_at) {
+            put_state(fx, NULL, id, &expired[i], 1);
+        } else if (due) {
+            inv_reservation r[] = {expired[i], reservation(fx, "RES-LATER", 600000)};
+            put_state(fx, mgr, id, r, 2);
+        } else if (i % 6 == 5) { /* 5, 11, 23, 29 (17 is due): no reservation */
+            put_state(fx, mgr, id, NULL, 0);
+        } else {
+            inv_reservation r[] = {reservation(fx, rid, 600000)};
+            put_state(fx, mgr, id, r, 1);
+        }
+    }
+    put_raw(fx, "README.txt", "not a product");
+    lease_manager_free(mgr);
+    blob_client_free(writer);
+
+    /* The fenced write kept the lease engine's keys beside the hint. */
+    blob_props props;
+    assert_int_equal(blob_get_properties(fx->blob, fx->container, "PROD-03.json", NULL, &props,
+                                         &be),
+                     BLOB_OK);
+    char want[32];
+    snprintf(want, sizeof(want), "%lld", (long long)expired[3].expires_at_ms);
+    assert_string_equal(blob_meta_get(&props.meta, "nextexpiry"), want);
+    assert_non_null(blob_meta_get(&props.meta, "leaseholdepoch"));
+    assert_non_null(blob_meta_get(&props.meta, "leaseholdduration"));
+    assert_int_equal(blob_get_properties(fx->blob, fx->container, "PROD-05.json", NULL, &props,
+                                         &be),
+                     BLOB_OK);
+    assert_string_equal(blob_meta_get(&props.meta, "nextexpiry"), "none");
+
+    reconciler *r = new_reconciler_paged(fx, NULL, 0, COUNT_PAGE);
+    reconciler_sweep_stats stats;
+    char err[512] = "";
+    long attempts = blob_client_attempts(fx->blob);
+    assert_int_equal(reconciler_sweep_once(r, 0, &stats, err, sizeof(err)), 0);
+    attempts = blob_client_attempts(fx->blob) - attempts;
+    assert_int_equal(stats.list_requests, (COUNT_PRODUCTS + 1 + COUNT_PAGE - 1) / COUNT_PAGE);
+    assert_int_equal(stats.list_requests, 5);
+    assert_int_equal(stats.listed, COUNT_PRODUCTS);
+    assert_int_equal(stats.state_reads, 5);
+    assert_int_equal(stats.unhinted, 1);
+    assert_int_equal(attempts, 10); /* the 5 pages and the 5 reads: nothing else */
+    assert_int_equal(stats.products, 5);
+    assert_int_equal(stats.expired, 5);
+    assert_int_equal(stats.published, 5);
+    assert_int_equal(stats.errors, 0);
+    reconciler_free(r);
+
+    rec_consumed c = consume(fx, 5);
+    assert_int_equal(c.n, 5);
+    rec_assert_expire(&c, 0, "PROD-03", expired[3].reservation_id, 0);
+    rec_assert_expire(&c, 1, "PROD-10", expired[10].reservation_id, 0);
+    rec_assert_expire(&c, 2, "PROD-17", expired[17].reservation_id, 0);
+    rec_assert_expire(&c, 3, "PROD-24", expired[24].reservation_id, 0);
+    rec_assert_expire(&c, 4, "PROD-28", expired[28].reservation_id, 0);
+}
+
 static void test_reconciler_sweep_once_publishes_expired(void **state) {
     fixture *fx = *state;
     inv_reservation a[] = {reservation(fx, "RES-OLD", -60000), reservation(fx, "RES-NEW", 600000)};
     inv_reservation b[] = {reservation(fx, "RES-LATER", 600000)};
-    put_state(fx, "PROD-A", a, 2);
-    put_state(fx, "PROD-B", b, 1);
+    put_state(fx, NULL, "PROD-A", a, 2);
+    put_state(fx, NULL, "PROD-B", b, 1);
     put_raw(fx, "README.txt", "not a product");
 
     reconciler *r = new_reconciler(fx, NULL, 0);
@@ -219,7 +347,7 @@ static void test_reconciler_sweep_once_publishes_expired(void **state) {
 static void test_reconciler_sweep_once_reports_invalid_state(void **state) {
     fixture *fx = *state;
     inv_reservation c1[] = {reservation(fx, "RES-GONE", -1000)};
-    put_state(fx, "PROD-C", c1, 1);
+    put_state(fx, NULL, "PROD-C", c1, 1);
     put_raw(fx, "BAD.json", "{\"productId\":\"BAD\"}");
 
     reconciler *r = new_reconciler(fx, NULL, 0);
@@ -241,7 +369,7 @@ static void test_reconciler_sweep_once_reports_invalid_state(void **state) {
 static void test_reconciler_sweep_once_uses_given_time(void **state) {
     fixture *fx = *state;
     inv_reservation d[] = {reservation(fx, "RES-SOON", 60000), reservation(fx, "RES-LATE", 600000)};
-    put_state(fx, "PROD-D", d, 2);
+    put_state(fx, NULL, "PROD-D", d, 2);
 
     reconciler *r = new_reconciler(fx, NULL, 0);
     reconciler_sweep_stats stats;
@@ -260,16 +388,10 @@ static void test_reconciler_sweep_once_uses_given_time(void **state) {
 static void test_reconciler_leader_sweeps_on_election(void **state) {
     fixture *fx = *state;
     inv_reservation e[] = {reservation(fx, "RES-EXP", -5000)};
-    put_state(fx, "PROD-E", e, 1);
+    put_state(fx, NULL, "PROD-E", e, 1);
 
-    lease_manager_options lo;
-    lease_manager_options_init(&lo);
-    lo.container = fx->lease_container;
-    lo.duration_s = 15;
     lease_error le;
-    lease_manager *mgr = lease_manager_new(fx->blob, &lo, &le);
-    if (!mgr)
-        fail_msg("lease_manager_new: %s", le.message);
+    lease_manager *mgr = new_lease_manager(fx, fx->blob);
     metrics_family *sweeps = metrics_find(metrics_default(), "leasehold_reconciler_sweeps_total");
     metrics_family *leader = metrics_find(metrics_default(), "leasehold_leader");
     double ok_before = metrics_value(sweeps, (const char *[]){"ok"});
@@ -308,6 +430,8 @@ static void test_reconciler_leader_sweeps_on_election(void **state) {
 int main(void) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_reconciler_sweep_reads_only_due_products, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_reconciler_sweep_once_publishes_expired, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_reconciler_sweep_once_reports_invalid_state, setup,

@@ -399,6 +399,73 @@ static void test_list_follows_markers(void **state) {
     blob_test_server_stop(s);
 }
 
+static int append_name_and_expiry(const blob_list_item *item, void *opaque) {
+    char *out = opaque;
+    const char *v = blob_meta_get(item->meta, "nextexpiry");
+    sprintf(out + strlen(out), "%s=%s;", item->name, v ? v : "-");
+    return 0;
+}
+
+static void test_list_items_metadata_pages(void **state) {
+    (void)state;
+    blob_test_reply script[] = {
+        {200,
+         "<EnumerationResults><Blobs><Blob><Name>a</Name><Metadata><Nextexpiry>5</Nextexpiry>"
+         "</Metadata></Blob><Blob><Name>b</Name><Metadata/></Blob></Blobs>"
+         "<NextMarker>b</NextMarker></EnumerationResults>",
+         NULL, NULL},
+        {200,
+         "<EnumerationResults><Blobs><Blob><Name>c</Name><Metadata><nextexpiry>none</nextexpiry>"
+         "</Metadata></Blob></Blobs><NextMarker /></EnumerationResults>",
+         NULL, NULL},
+    };
+    blob_test_server *s = blob_test_server_start(script, 2);
+    blob_client *c = client_for(s, NULL);
+    blob_error e;
+    char out[128] = "";
+    size_t pages = 99;
+    blob_list_options o = {.page_size = 2, .include_metadata = 1};
+    assert_int_equal(blob_list_items(c, "c", &o, append_name_and_expiry, out, &pages, &e), BLOB_OK);
+    assert_string_equal(out, "a=5;b=-;c=none;");
+    assert_int_equal(pages, 2);
+    assert_int_equal(blob_test_server_requests(s), 2);
+    char v[64];
+    assert_true(blob_test_server_last(s, 'a', "include", v, sizeof v));
+    assert_string_equal(v, "metadata");
+    assert_true(blob_test_server_last(s, 'a', "maxresults", v, sizeof v));
+    assert_string_equal(v, "2");
+    assert_true(blob_test_server_last(s, 'a', "marker", v, sizeof v));
+    assert_string_equal(v, "b");
+    assert_false(blob_test_server_last(s, 'a', "prefix", v, sizeof v));
+    blob_client_free(c);
+    blob_test_server_stop(s);
+}
+
+/* A failing page still reports the pages answered before it. */
+static void test_list_items_counts_pages_on_failure(void **state) {
+    (void)state;
+    blob_test_reply script[] = {
+        {200,
+         "<EnumerationResults><Blobs><Blob><Name>a</Name></Blob></Blobs>"
+         "<NextMarker>a</NextMarker></EnumerationResults>",
+         NULL, NULL},
+        {403, "<Error><Code>AuthorizationFailure</Code></Error>", NULL, NULL},
+    };
+    blob_test_server *s = blob_test_server_start(script, 2);
+    blob_client *c = client_for(s, NULL);
+    blob_error e;
+    char out[64] = "";
+    size_t pages = 99;
+    assert_int_equal(blob_list_items(c, "c", NULL, append_name_and_expiry, out, &pages, &e),
+                     BLOB_ERR_AUTH);
+    assert_string_equal(out, "a=-;");
+    assert_int_equal(pages, 1);
+    assert_false(blob_test_server_last(s, 'a', "include", out, sizeof out));
+    assert_false(blob_test_server_last(s, 'a', "maxresults", out, sizeof out));
+    blob_client_free(c);
+    blob_test_server_stop(s);
+}
+
 struct thread_arg {
     blob_client *c;
     int ok;
@@ -451,6 +518,8 @@ int main(void) {
         cmocka_unit_test(test_sas_token_goes_in_query_and_never_in_messages),
         cmocka_unit_test(test_abort_ends_the_request_in_flight_and_later_ones),
         cmocka_unit_test(test_list_follows_markers),
+        cmocka_unit_test(test_list_items_metadata_pages),
+        cmocka_unit_test(test_list_items_counts_pages_on_failure),
         cmocka_unit_test(test_keep_alive_reuses_one_connection),
         cmocka_unit_test(test_request_timeout_is_transient_and_retried),
         cmocka_unit_test(test_client_shared_across_threads),

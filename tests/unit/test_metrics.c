@@ -326,6 +326,8 @@ static void test_metrics_record_helpers_update_default_registry(void **state) {
     metrics_record_dead_letter("invalid_json");
     metrics_record_sweep("ok");
     metrics_record_expired(5);
+    metrics_record_sweep_cost(2, 100, 1.5);
+    metrics_record_sweep_cost(1, 3, 0.2);
     metrics_record_leases_held(7);
 
     assert_true(lh_value("leasehold_commands_total", (const char *[]){"reserve", "created"}) == 2);
@@ -338,9 +340,18 @@ static void test_metrics_record_helpers_update_default_registry(void **state) {
     assert_true(lh_value("leasehold_reconciler_sweeps_total", (const char *[]){"ok"}) == 1);
     assert_true(lh_value("leasehold_reservations_expired_total", NULL) == 5);
     assert_true(lh_value("leasehold_leases_held", NULL) == 7);
+    assert_true(lh_value("leasehold_reconciler_list_requests_total", NULL) == 3);
+    assert_true(lh_value("leasehold_reconciler_state_reads_total", NULL) == 103);
+    assert_true(lh_value("leasehold_reconciler_sweep_duration_seconds", NULL) == 2);
 
     char *text = metrics_render(metrics_default());
     assert_non_null(text);
+    assert_non_null(strstr(text, "leasehold_reconciler_sweep_duration_seconds_bucket{le=\"0.1\"} 0\n"
+                                 "leasehold_reconciler_sweep_duration_seconds_bucket{le=\"0.25\"} 1\n"
+                                 "leasehold_reconciler_sweep_duration_seconds_bucket{le=\"0.5\"} 1\n"
+                                 "leasehold_reconciler_sweep_duration_seconds_bucket{le=\"1\"} 1\n"
+                                 "leasehold_reconciler_sweep_duration_seconds_bucket{le=\"2.5\"} 2\n"));
+    assert_non_null(strstr(text, "leasehold_reconciler_sweep_duration_seconds_sum 1.7\n"));
     assert_non_null(strstr(text, "# HELP leasehold_batch_size Commands applied in one fenced "
                                  "state write.\n# TYPE leasehold_batch_size histogram\n"
                                  "leasehold_batch_size_bucket{le=\"1\"} 0\n"

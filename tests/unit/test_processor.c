@@ -46,6 +46,7 @@ typedef struct fake_world {
     inv_event published[64];
     size_t n_published;
     char last_container[64], last_blob[128];
+    char next_expiry[32]; /* "nextexpiry" metadata of the last write, "-" if absent */
 } fake_world;
 
 static fake_world W;
@@ -93,7 +94,6 @@ lease_code __wrap_lease_read(lease *l, char **data, size_t *len, blob_meta *meta
 lease_code __wrap_lease_write(lease *l, const void *data, size_t len, const char *content_type,
                               const blob_meta *meta, lease_error *err) {
     (void)content_type;
-    (void)meta;
     memset(err, 0, sizeof(*err));
     lease_code rc = W.next_write;
     W.next_write = LEASE_OK;
@@ -108,6 +108,8 @@ lease_code __wrap_lease_write(lease *l, const void *data, size_t len, const char
     }
     free(W.blob);
     W.blob = strndup(data, len);
+    const char *next = meta ? blob_meta_get(meta, "nextexpiry") : NULL;
+    snprintf(W.next_expiry, sizeof(W.next_expiry), "%s", next ? next : "-");
     W.writes++;
     return LEASE_OK;
 }
@@ -579,6 +581,30 @@ static void test_processor_process_records_each_stage_once(void **state) {
     free_items(third, 1);
 }
 
+/* Every fenced write carries the earliest reservation expiry as metadata,
+ * so the reconciler can list instead of reading every product. */
+static void test_processor_write_records_next_expiry(void **state) {
+    fixture *f = *state;
+    work_item *items[3] = {item(f, INV_CMD_RESTOCK, "s1", 100, NULL),
+                           item(f, INV_CMD_RESERVE, "r1", 10, "CUST-1"),
+                           item(f, INV_CMD_RESERVE, "r2", 5, "CUST-2")};
+    int retry;
+    assert_int_equal(run_batch(f, items, 1, &retry), 1);
+    assert_int_equal(W.writes, 1);
+    assert_string_equal(W.next_expiry, "none"); /* stock, no reservation */
+
+    assert_int_equal(run_batch(f, items + 1, 2, &retry), 2);
+    assert_int_equal(W.writes, 2);
+    inv_state st = stored_state();
+    assert_int_equal(st.n_reservations, 2);
+    int64_t first = st.reservations[0].expires_at_ms, second = st.reservations[1].expires_at_ms;
+    char expected[32];
+    snprintf(expected, sizeof(expected), "%lld", (long long)(first < second ? first : second));
+    assert_string_equal(W.next_expiry, expected);
+    inv_state_clear(&st);
+    free_items(items, 3);
+}
+
 int main(void) {
     log_init("test", LOG_LVL_ERROR, 0); /* the processor's expected warnings are noise here */
     const struct CMUnitTest tests[] = {
@@ -595,6 +621,7 @@ int main(void) {
         T(test_processor_process_acquire_error_retries),
         T(test_processor_process_republishes_pending_outbox),
         T(test_processor_process_records_each_stage_once),
+        T(test_processor_write_records_next_expiry),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,7 @@
 /* test_reconciler.c -- unit tests for the reconciler (worker/reconciler.c)
  * without services: configuration checks, and the sweep against an
- * in-memory container (blob_list and blob_get wrapped with -Wl,--wrap) and
+ * in-memory container (blob_list_items and blob_get wrapped with -Wl,--wrap,
+ * pages of the configured size, each blob's "nextexpiry" hint) and
  * librdkafka's mock cluster, read back with a plain consumer. The real
  * Azurite + Kafka path is tests/integration/test_reconciler.c. */
 #include <setjmp.h>
@@ -28,23 +29,36 @@
 typedef struct fake_blob {
     const char *name;
     char *content;
+    blob_meta meta;
 } fake_blob;
 
 static fake_blob fake_blobs[8];
 static size_t fake_n;
 static int fake_list_fails;
+static size_t fake_lists, fake_gets; /* requests the sweep made */
+static int fake_page_size;           /* as the sweep asked for it */
 
 static void fake_reset(void) {
     for (size_t i = 0; i < fake_n; i++)
         free(fake_blobs[i].content);
+    memset(fake_blobs, 0, sizeof(fake_blobs));
     fake_n = 0;
     fake_list_fails = 0;
+    fake_lists = fake_gets = 0;
+    fake_page_size = -1;
 }
 
+/* A blob without metadata, as an older version wrote it. */
 static void fake_add_raw(const char *name, const char *content) {
     fake_blobs[fake_n].name = name;
     fake_blobs[fake_n].content = strdup(content);
     fake_n++;
+}
+
+/* Gives the last blob added a "nextexpiry" hint. */
+static void fake_hint(const char *next_expiry) {
+    assert_int_equal(blob_meta_set(&fake_blobs[fake_n - 1].meta, "Nextexpiry", next_expiry),
+                     BLOB_OK);
 }
 
 /* A product with one reservation per entry of `expires_at` (quantity 2). */
@@ -69,19 +83,35 @@ static void fake_add_product(const char *name, const char *product, const char *
     inv_state_clear(&st);
 }
 
-blob_code __wrap_blob_list(blob_client *c, const char *container, const char *prefix,
-                           int page_size, blob_list_cb cb, void *opaque, blob_error *err);
-blob_code __wrap_blob_list(blob_client *c, const char *container, const char *prefix,
-                           int page_size, blob_list_cb cb, void *opaque, blob_error *err) {
+/* Pages of opts->page_size blobs (one "request" each, at least one). */
+blob_code __wrap_blob_list_items(blob_client *c, const char *container,
+                                 const blob_list_options *opts, blob_list_item_cb cb,
+                                 void *opaque, size_t *pages, blob_error *err);
+blob_code __wrap_blob_list_items(blob_client *c, const char *container,
+                                 const blob_list_options *opts, blob_list_item_cb cb,
+                                 void *opaque, size_t *pages, blob_error *err) {
     assert_string_equal(container, "inventory");
+    assert_non_null(opts);
+    assert_true(opts->include_metadata);
+    assert_null(opts->prefix);
+    fake_page_size = opts->page_size;
+    assert_true(opts->page_size >= 1 && opts->page_size <= 5000);
+    *pages = 0;
     if (fake_list_fails) {
         err->code = BLOB_ERR_TRANSIENT;
         snprintf(err->message, sizeof(err->message), "list inventory: connection refused");
         return BLOB_ERR_TRANSIENT;
     }
-    for (size_t i = 0; i < fake_n; i++)
-        if (cb(fake_blobs[i].name, opaque))
-            break;
+    size_t i = 0;
+    do {
+        (*pages)++;
+        fake_lists++;
+        for (size_t end = i + (size_t)opts->page_size; i < fake_n && i < end; i++) {
+            blob_list_item item = {fake_blobs[i].name, &fake_blobs[i].meta};
+            if (cb(&item, opaque))
+                return BLOB_OK;
+        }
+    } while (i < fake_n);
     return BLOB_OK;
 }
 
@@ -92,6 +122,7 @@ blob_code __wrap_blob_get(blob_client *c, const char *container, const char *nam
                           const blob_conditions *cond, char **data, size_t *len,
                           blob_props *props, blob_error *err) {
     assert_true(cond == NULL || cond->lease_id == NULL); /* reads never take the lease */
+    fake_gets++;
     for (size_t i = 0; i < fake_n; i++) {
         if (strcmp(fake_blobs[i].name, name) == 0) {
             *data = strdup(fake_blobs[i].content);
@@ -139,15 +170,20 @@ static int teardown(void **state) {
 
 static const char *const quiet_kafka[] = {"log_level", "0", NULL};
 
-static reconciler *new_reconciler(fixture *fx, int publish_timeout_ms) {
+static reconciler *new_reconciler_paged(fixture *fx, int publish_timeout_ms, int page_size) {
     reconciler_config cfg = {.blob = (blob_client *)fx, /* only the wrapped calls see it */
                              .brokers = fx->brokers, .kafka_properties = quiet_kafka,
-                             .identity = "unit", .publish_timeout_ms = publish_timeout_ms};
+                             .identity = "unit", .publish_timeout_ms = publish_timeout_ms,
+                             .page_size = page_size};
     char err[256] = "";
     reconciler *r = reconciler_new(&cfg, err, sizeof(err));
     if (!r)
         fail_msg("reconciler_new: %s", err);
     return r;
+}
+
+static reconciler *new_reconciler(fixture *fx, int publish_timeout_ms) {
+    return new_reconciler_paged(fx, publish_timeout_ms, 0);
 }
 
 /* ---- Tests ----------------------------------------------------------------- */
@@ -169,6 +205,14 @@ static void test_reconciler_new_rejects_bad_config(void **state) {
     assert_string_equal(err, "interval_ms: must be at least 1000, got 10");
 
     cfg.interval_ms = 1000;
+    cfg.page_size = 5001;
+    assert_null(reconciler_new(&cfg, err, sizeof(err)));
+    assert_string_equal(err, "page_size: must be 0..5000, got 5001");
+    cfg.page_size = -1;
+    assert_null(reconciler_new(&cfg, err, sizeof(err)));
+    assert_string_equal(err, "page_size: must be 0..5000, got -1");
+
+    cfg.page_size = 0;
     cfg.publish_timeout_ms = -5;
     assert_null(reconciler_new(&cfg, err, sizeof(err)));
     assert_string_equal(err, "publish_timeout_ms: must not be negative, got -5");
@@ -208,6 +252,12 @@ static void test_reconciler_sweep_once_publishes_only_expired(void **state) {
     reconciler_sweep_stats st;
     char err[256] = "";
     assert_int_equal(reconciler_sweep_once(r, NOW_MS, &st, err, sizeof(err)), 0);
+    assert_int_equal(fake_page_size, RECONCILER_DEFAULT_PAGE_SIZE);
+    assert_int_equal(st.list_requests, 1);
+    assert_int_equal(st.listed, 4); /* notes.txt is not a product */
+    assert_int_equal(st.state_reads, 4);
+    assert_int_equal(st.unhinted, 4);
+    assert_int_equal(fake_gets, 4);
     assert_int_equal(st.products, 3);
     assert_int_equal(st.products_with_expired, 2);
     assert_int_equal(st.expired, 3);
@@ -221,6 +271,51 @@ static void test_reconciler_sweep_once_publishes_only_expired(void **state) {
     rec_assert_expire(&c, 0, "PROD-A", "RES-A1", NOW_MS);
     rec_assert_expire(&c, 1, "PROD-A", "RES-A2", NOW_MS);
     rec_assert_expire(&c, 2, "PROD-B", "RES-B1", NOW_MS);
+}
+
+/* Only products whose hint is due, or that have none, are read; the hint
+ * decides what is read, the content what expires. */
+static void test_reconciler_sweep_once_reads_only_due_products(void **state) {
+    fixture *fx = *state;
+    const char *due_ids[] = {"RES-D1", "RES-D2"};
+    const int64_t due_exp[] = {NOW_MS - 10, NOW_MS + 60000};
+    const char *late_ids[] = {"RES-L1"};
+    const int64_t late_exp[] = {NOW_MS - 1}; /* expired, but its hint says later: not read */
+    const char *old_ids[] = {"RES-O1"};
+    const int64_t old_exp[] = {NOW_MS - 1};
+    fake_add_product("PROD-DUE.json", "PROD-DUE", due_ids, due_exp, 2);
+    fake_hint("1799999999990");
+    fake_add_product("PROD-LATER.json", "PROD-LATER", late_ids, late_exp, 1);
+    fake_hint("1800000000001");
+    fake_add_product("PROD-NONE.json", "PROD-NONE", NULL, NULL, 0);
+    fake_hint("none");
+    fake_add_product("PROD-OLD.json", "PROD-OLD", old_ids, old_exp, 1); /* no hint */
+    fake_add_product("PROD-BAD.json", "PROD-BAD", NULL, NULL, 0);
+    fake_hint("soon"); /* not a number: unknown, read */
+    fake_add_raw("notes.txt", "not a product");
+
+    reconciler *r = new_reconciler_paged(fx, 0, 2);
+    reconciler_sweep_stats st;
+    char err[256] = "";
+    assert_int_equal(reconciler_sweep_once(r, NOW_MS, &st, err, sizeof(err)), 0);
+    assert_int_equal(fake_page_size, 2);
+    assert_int_equal(st.list_requests, 3); /* 6 blobs, 2 per page */
+    assert_int_equal(fake_lists, 3);
+    assert_int_equal(st.listed, 5);
+    assert_int_equal(st.state_reads, 3); /* DUE, OLD, BAD */
+    assert_int_equal(fake_gets, 3);
+    assert_int_equal(st.unhinted, 2);
+    assert_int_equal(st.products, 3);
+    assert_int_equal(st.expired, 2);
+    assert_int_equal(st.published, 2);
+    assert_int_equal(st.errors, 0);
+    assert_true(st.seconds >= 0);
+    reconciler_free(r);
+
+    rec_consumed c = rec_consume(fx->brokers, TOPIC, "unit", 2, 20000);
+    assert_int_equal(c.n, 2);
+    rec_assert_expire(&c, 0, "PROD-DUE", "RES-D1", NOW_MS);
+    rec_assert_expire(&c, 1, "PROD-OLD", "RES-O1", NOW_MS);
 }
 
 static void test_reconciler_sweep_once_reports_unusable_blobs(void **state) {
@@ -301,6 +396,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_reconciler_start_requires_lease_manager, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_reconciler_sweep_once_publishes_only_expired, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_reconciler_sweep_once_reads_only_due_products, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_reconciler_sweep_once_reports_unusable_blobs, setup,
                                         teardown),

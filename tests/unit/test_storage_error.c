@@ -123,9 +123,11 @@ struct names {
     char seen[8][64];
 };
 
-static int collect(const char *name, void *opaque) {
+static int collect(const blob_list_item *item, void *opaque) {
     struct names *n = opaque;
-    snprintf(n->seen[n->count], sizeof n->seen[0], "%s", name);
+    assert_non_null(item->meta);
+    assert_int_equal(item->meta->count, 0); /* these pages carry no metadata */
+    snprintf(n->seen[n->count], sizeof n->seen[0], "%s", item->name);
     n->count++;
     return n->stop_after && n->count >= n->stop_after;
 }
@@ -172,6 +174,82 @@ static void test_list_parse_last_page_and_stop(void **state) {
     assert_int_equal(e.count, 0);
 }
 
+/* A page as Azurite answers include=metadata: names capitalised, one blob
+ * with metadata, one with an empty <Metadata/>, one without the element. */
+static const char meta_page[] =
+    "<EnumerationResults><Blobs>"
+    "<Blob><Name>P1.json</Name><Properties><Etag>0x1</Etag></Properties>"
+    "<Metadata><Nextexpiry>1800000000000</Nextexpiry><Leaseholdepoch>7</Leaseholdepoch>"
+    "<note>a&amp;b</note><empty/><blank></blank></Metadata></Blob>"
+    "<Blob><Name>P2.json</Name><Properties /><Metadata /></Blob>"
+    "<Blob><Name>P3.json</Name><Properties /></Blob>"
+    "</Blobs><NextMarker>P3.json</NextMarker></EnumerationResults>";
+
+struct metas {
+    int count;
+    char name[4][16];
+    blob_meta meta[4];
+};
+
+static int collect_meta(const blob_list_item *item, void *opaque) {
+    struct metas *m = opaque;
+    snprintf(m->name[m->count], sizeof m->name[0], "%s", item->name);
+    m->meta[m->count++] = *item->meta;
+    return 0;
+}
+
+static void test_list_parse_metadata(void **state) {
+    (void)state;
+    struct metas m = {0};
+    char marker[64];
+    assert_int_equal(
+        storage_list_parse(meta_page, sizeof meta_page - 1, collect_meta, &m, marker, sizeof marker),
+        0);
+    assert_string_equal(marker, "P3.json");
+    assert_int_equal(m.count, 3);
+    assert_string_equal(m.name[0], "P1.json");
+    assert_int_equal(m.meta[0].count, 5);
+    assert_string_equal(m.meta[0].item[0].name, "Nextexpiry"); /* as sent */
+    assert_string_equal(blob_meta_get(&m.meta[0], "nextexpiry"), "1800000000000");
+    assert_string_equal(blob_meta_get(&m.meta[0], "leaseholdepoch"), "7");
+    assert_string_equal(blob_meta_get(&m.meta[0], "note"), "a&b");
+    assert_string_equal(blob_meta_get(&m.meta[0], "empty"), "");
+    assert_string_equal(blob_meta_get(&m.meta[0], "blank"), "");
+    /* Metadata does not leak from one blob to the next. */
+    assert_string_equal(m.name[1], "P2.json");
+    assert_int_equal(m.meta[1].count, 0);
+    assert_string_equal(m.name[2], "P3.json");
+    assert_int_equal(m.meta[2].count, 0);
+}
+
+static void test_list_parse_meta_leaves_out_what_does_not_fit(void **state) {
+    (void)state;
+    char xml[8192];
+    size_t n = 0;
+    /* A value of 255 characters fits, one of 256 does not; a 64-character
+     * name does not fit either. Then more entries than BLOB_META_MAX. */
+    n += (size_t)snprintf(xml + n, sizeof xml - n, "<fits>%0255d</fits><long>%0256d</long>", 0, 0);
+    n += (size_t)snprintf(xml + n, sizeof xml - n, "<%064d>x</%064d>", 0, 0);
+    for (int i = 0; i < BLOB_META_MAX + 3; i++)
+        n += (size_t)snprintf(xml + n, sizeof xml - n, "<k%d>%d</k%d>", i, i, i);
+    blob_meta meta;
+    storage_list_parse_meta(xml, n, &meta);
+    assert_int_equal(meta.count, BLOB_META_MAX);
+    assert_int_equal(strlen(blob_meta_get(&meta, "fits")), 255);
+    assert_null(blob_meta_get(&meta, "long"));
+    assert_string_equal(meta.item[1].name, "k0");
+    assert_string_equal(blob_meta_get(&meta, "k14"), "14");
+    assert_null(blob_meta_get(&meta, "k15"));
+
+    /* Unterminated: what came before stays, the rest is not trusted. */
+    static const char cut[] = "<a>1</a><b>2";
+    storage_list_parse_meta(cut, sizeof cut - 1, &meta);
+    assert_int_equal(meta.count, 1);
+    assert_string_equal(blob_meta_get(&meta, "a"), "1");
+    storage_list_parse_meta("", 0, &meta);
+    assert_int_equal(meta.count, 0);
+}
+
 static void test_error_set_formats(void **state) {
     (void)state;
     blob_error e;
@@ -192,6 +270,8 @@ int main(void) {
         cmocka_unit_test(test_xml_decode_entities),
         cmocka_unit_test(test_list_parse_names_and_marker),
         cmocka_unit_test(test_list_parse_last_page_and_stop),
+        cmocka_unit_test(test_list_parse_metadata),
+        cmocka_unit_test(test_list_parse_meta_leaves_out_what_does_not_fit),
         cmocka_unit_test(test_error_set_formats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -48,7 +48,8 @@ static void test_worker_config_load_defaults_reach_local_services(void **state) 
     assert_string_equal(config_string(cfg, "topic.events"), "inventory.events");
     assert_string_equal(config_string(cfg, "topic.dlq"), "inventory.dlq");
     assert_string_equal(config_string(cfg, "storage.container"), "inventory");
-    assert_int_equal(config_duration_ms(cfg, "reconciler.interval"), 300000);
+    assert_int_equal(config_duration_ms(cfg, "reconciler.interval"), 30000);
+    assert_int_equal(config_int(cfg, "reconciler.page_size"), 5000);
     assert_null(config_string(cfg, "admin.listen"));
     config_free(cfg);
 }

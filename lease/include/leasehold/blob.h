@@ -179,6 +179,31 @@ typedef int (*blob_list_cb)(const char *name, void *opaque);
 blob_code blob_list(blob_client *c, const char *container, const char *prefix, int page_size,
                     blob_list_cb cb, void *opaque, blob_error *err);
 
+/* One blob of a listing, borrowed for the duration of the callback. `meta`
+ * is never NULL; it is empty unless the listing asked for metadata. Names
+ * come as the service spells them (Azurite capitalises the first letter in
+ * listings), so look values up with blob_meta_get, which ignores case. */
+typedef struct blob_list_item {
+    const char *name;
+    const blob_meta *meta;
+} blob_list_item;
+typedef int (*blob_list_item_cb)(const blob_list_item *item, void *opaque);
+
+typedef struct blob_list_options {
+    const char *prefix;   /* NULL = all */
+    int page_size;        /* maxresults 1..5000; 0 = the service default (5000) */
+    int include_metadata; /* include=metadata: every item's metadata, same request */
+} blob_list_options;
+
+/* blob_list with metadata: one List Blobs request per page (retries of a
+ * page aside), following NextMarker. `opts` NULL = all defaults. `pages`
+ * (may be NULL) receives the number of pages answered, also on failure, so
+ * callers can count their list requests. The callback returns non-zero to
+ * stop early (BLOB_OK). Metadata entries that do not fit blob_meta (past
+ * BLOB_META_MAX, or a longer name or value) are left out, never truncated. */
+blob_code blob_list_items(blob_client *c, const char *container, const blob_list_options *opts,
+                          blob_list_item_cb cb, void *opaque, size_t *pages, blob_error *err);
+
 /* Writes a random (version 4) GUID, 37 bytes with the NUL. */
 void blob_new_guid(char out[37]);
 
