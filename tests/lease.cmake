@@ -39,6 +39,13 @@ target_include_directories(test_lease_faults PRIVATE ${PROJECT_SOURCE_DIR})
 add_executable(bench_lease bench/bench_lease.c)
 target_link_libraries(bench_lease PRIVATE leasehold_lease)
 set_target_properties(bench_lease PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+# The original sample's pattern (lease, read, write, release per command), not
+# a test: build/tests/bench_baseline --products N --commands N --threads T [--hot] [--raw].
+# It counts the requests it sends through lease/src/blob_internal.h.
+add_executable(bench_baseline bench/bench_baseline.c)
+target_link_libraries(bench_baseline PRIVATE leasehold_lease Threads::Threads)
+target_include_directories(bench_baseline PRIVATE ${PROJECT_SOURCE_DIR})
+set_target_properties(bench_baseline PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
 
 # leasectl's operator commands (Python, like the other CLI tests).
 find_package(Python3 COMPONENTS Interpreter)
