@@ -34,8 +34,10 @@
 #include <strings.h>
 #include <time.h>
 
-/* Idle handles kept; more may exist while borrowed and are freed on return. */
-#define BLOB_HTTP_POOL_MAX 16
+/* Idle handles kept (as many as the renewal pool may use at once: 64);
+ * more may exist while borrowed and are freed on return, which costs a new
+ * connection next time. */
+#define BLOB_HTTP_POOL_MAX 64
 
 #define BLOB_HTTP_ABORTED "aborted: the client is shutting down"
 

@@ -80,7 +80,7 @@ void lease_manager_options_init(lease_manager_options *opts)
     opts->retry_max_ms = 2000;
     opts->acquire_timeout_ms = 60000;
     opts->safety_margin_ms = 2000;
-    opts->renew_concurrency = 4;
+    opts->renew_concurrency = 16;
 }
 
 /* ---- Small shared helpers ------------------------------------------------ */

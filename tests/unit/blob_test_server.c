@@ -1,4 +1,8 @@
-/* blob_test_server.c -- see blob_test_server.h. */
+/* blob_test_server.c -- see blob_test_server.h.
+ *
+ * libmicrohttpd runs each connection on its own thread, so a request held
+ * at the gate blocks only its own connection: the gate is a counter and a
+ * condition variable that the handler waits on before it answers. */
 #include "blob_test_server.h"
 
 #include <setjmp.h>
@@ -17,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 struct blob_test_server {
     struct MHD_Daemon *daemon;
@@ -28,6 +33,10 @@ struct blob_test_server {
     size_t last_len;
     char method[16];
     char path[512];
+    int in_flight, max_in_flight;
+    int gate_n;    /* hold requests until this many are held; 0: no gate */
+    int gate_open; /* the gate let its requests go (or the server stops) */
+    pthread_cond_t gate;
 };
 
 struct blob_test_record {
@@ -78,6 +87,15 @@ static enum MHD_Result blob_test_server_handle(void *cls, struct MHD_Connection 
     s->last_len = r->len;
     snprintf(s->method, sizeof s->method, "%s", method);
     snprintf(s->path, sizeof s->path, "%s", url);
+    if (++s->in_flight > s->max_in_flight)
+        s->max_in_flight = s->in_flight;
+    if (s->gate_n > 0 && !s->gate_open && s->in_flight >= s->gate_n) {
+        s->gate_open = 1;
+        pthread_cond_broadcast(&s->gate);
+    }
+    while (s->gate_n > 0 && !s->gate_open)
+        pthread_cond_wait(&s->gate, &s->lock);
+    s->in_flight--;
     pthread_mutex_unlock(&s->lock);
     free(r);
     const blob_test_reply *rep = &s->script[i];
@@ -97,6 +115,11 @@ blob_test_server *blob_test_server_start(const blob_test_reply *script, int n) {
     s->script = script;
     s->n = n;
     pthread_mutex_init(&s->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->gate, &ca);
+    pthread_condattr_destroy(&ca);
     struct sockaddr_in addr = {0};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -110,7 +133,12 @@ blob_test_server *blob_test_server_start(const blob_test_reply *script, int n) {
 void blob_test_server_stop(blob_test_server *s) {
     if (!s)
         return;
+    pthread_mutex_lock(&s->lock); /* held requests must end for the threads to join */
+    s->gate_open = 1;
+    pthread_cond_broadcast(&s->gate);
+    pthread_mutex_unlock(&s->lock);
     MHD_stop_daemon(s->daemon);
+    pthread_cond_destroy(&s->gate);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
@@ -123,6 +151,39 @@ unsigned short blob_test_server_port(blob_test_server *s) {
 int blob_test_server_requests(blob_test_server *s) {
     pthread_mutex_lock(&s->lock);
     int n = s->requests;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+void blob_test_server_gate(blob_test_server *s, int n) {
+    pthread_mutex_lock(&s->lock);
+    s->gate_n = n;
+    s->gate_open = 0;
+    s->max_in_flight = s->in_flight;
+    pthread_mutex_unlock(&s->lock);
+}
+
+int blob_test_server_gate_wait(blob_test_server *s, long timeout_ms) {
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&s->lock);
+    int rc = 0;
+    while (!s->gate_open && rc == 0)
+        rc = pthread_cond_timedwait(&s->gate, &s->lock, &until);
+    int open = s->gate_open;
+    pthread_mutex_unlock(&s->lock);
+    return open;
+}
+
+int blob_test_server_max_in_flight(blob_test_server *s) {
+    pthread_mutex_lock(&s->lock);
+    int n = s->max_in_flight;
     pthread_mutex_unlock(&s->lock);
     return n;
 }

@@ -3,6 +3,8 @@
  * libmicrohttpd on 127.0.0.1 with an ephemeral port. Request i gets reply
  * script[i] (the last one repeats). Each request's headers and query
  * arguments are recorded for the test to inspect; bodies are discarded.
+ * One thread per connection, so concurrent clients are served at once; a
+ * gate (blob_test_server_gate) can hold requests to prove they overlap.
  */
 #ifndef BLOB_TEST_SERVER_H
 #define BLOB_TEST_SERVER_H
@@ -30,6 +32,18 @@ int blob_test_server_last(blob_test_server *s, char kind, const char *name, char
 /* Method and URL path of the last request. */
 void blob_test_server_last_request(blob_test_server *s, char *method, size_t mcap, char *path,
                                    size_t pcap);
+
+/* From now on, holds every request that arrives (before answering it)
+ * until `n` are held at the same time, then lets them all go and every
+ * later one through without waiting. The count of requests in flight at
+ * once starts again from zero. A client that never has `n` requests out
+ * together stays held until its own timeout or blob_test_server_stop. */
+void blob_test_server_gate(blob_test_server *s, int n);
+/* Waits until the gate opened, for at most timeout_ms (a guard against a
+ * hang, not a measurement). Returns 1 when it opened, 0 on timeout. */
+int blob_test_server_gate_wait(blob_test_server *s, long timeout_ms);
+/* The most requests that were in the server at once since the gate was set. */
+int blob_test_server_max_in_flight(blob_test_server *s);
 
 /* cmocka group setup/teardown: curl_global_init / curl_global_cleanup. */
 int blob_test_curl_setup(void **state);

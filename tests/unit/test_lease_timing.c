@@ -32,7 +32,7 @@ static void test_lease_manager_options_init_defaults(void **state)
     assert_int_equal(o.retry_max_ms, 2000);
     assert_int_equal(o.acquire_timeout_ms, 60000);
     assert_int_equal(o.safety_margin_ms, 2000);
-    assert_int_equal(o.renew_concurrency, 4);
+    assert_int_equal(o.renew_concurrency, 16);
 }
 
 static void test_lease_timing_check_options_accepts_defaults(void **state)

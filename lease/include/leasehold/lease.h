@@ -106,7 +106,7 @@ typedef struct lease_manager_options {
     int retry_max_ms;         /* default 2000: ... capped here */
     int acquire_timeout_ms;   /* default for lease_acquire when timeout_ms < 0; 60000 */
     int safety_margin_ms;     /* default 2000 */
-    int renew_concurrency;    /* requests the scheduler may have in flight; default 4 */
+    int renew_concurrency;    /* renewal requests in flight at once (1..64); default 16 */
     lease_clock_fn clock;     /* default CLOCK_MONOTONIC */
     void *clock_opaque;
     void (*on_event)(const lease_event *ev, void *opaque); /* optional metrics hook */
