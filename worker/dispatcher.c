@@ -371,27 +371,33 @@ size_t dispatcher_drop(dispatcher *d, dispatcher_match_fn match, void *arg) {
     return dropped;
 }
 
-static size_t dispatch_count_releasable(dispatcher *d) {
+/* An idle key whose slot `match` selects (NULL: every one). */
+static int dispatch_releasable(const dkey *k, dispatcher_slot_match_fn match, void *arg) {
+    return k->slot != NULL && k->n == 0 && (match == NULL || match(k->slot, arg));
+}
+
+static size_t dispatch_count_releasable(dispatcher *d, dispatcher_slot_match_fn match, void *arg) {
     size_t n = 0;
     for (size_t b = 0; b < DISPATCH_BUCKETS; b++)
         for (dkey *k = d->buckets[b]; k; k = k->hnext)
-            n += k->slot != NULL && k->n == 0;
+            n += dispatch_releasable(k, match, arg);
     return n;
 }
 
-void dispatcher_release_idle(dispatcher *d, int64_t timeout_ms) {
+void dispatcher_release_idle(dispatcher *d, dispatcher_slot_match_fn match, void *arg,
+                             int64_t timeout_ms) {
     int64_t end = worker_time_mono_ms() + timeout_ms;
     pthread_mutex_lock(&d->mu);
     for (size_t b = 0; b < DISPATCH_BUCKETS; b++) {
         for (dkey *k = d->buckets[b]; k; k = k->hnext) {
-            if (k->slot == NULL || k->n > 0)
+            if (!dispatch_releasable(k, match, arg))
                 continue;
             k->want_idle = 1;
             if (k->state == DKEY_IDLE || k->state == DKEY_WAITING)
                 dispatch_make_ready(d, k);
         }
     }
-    while (dispatch_count_releasable(d) > 0) {
+    while (dispatch_count_releasable(d, match, arg) > 0) {
         int64_t left = end - worker_time_mono_ms();
         if (left <= 0)
             break;

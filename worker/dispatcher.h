@@ -61,9 +61,13 @@ int dispatcher_wait_drained(dispatcher *d, dispatcher_match_fn match, void *arg,
  * being processed right now; returns how many were dropped. */
 size_t dispatcher_drop(dispatcher *d, dispatcher_match_fn match, void *arg);
 
-/* Runs `idle` now for every key with nothing queued and a filled slot, and
- * waits (up to timeout_ms) until those slots are released. */
-void dispatcher_release_idle(dispatcher *d, int64_t timeout_ms);
+/* Runs `idle` now for every key with nothing queued and a filled slot that
+ * `match` selects (NULL: every such key), and waits (up to timeout_ms)
+ * until those slots are released. `match` runs under the dispatcher's lock
+ * and may read only what is safe to read while the key's batch runs. */
+typedef int (*dispatcher_slot_match_fn)(const void *slot, void *arg);
+void dispatcher_release_idle(dispatcher *d, dispatcher_slot_match_fn match, void *arg,
+                             int64_t timeout_ms);
 
 /* Stops the threads (a running batch finishes first), frees queued items,
  * then calls `idle` for every filled slot on the calling thread (once). */

@@ -39,6 +39,7 @@ typedef struct product {
     int exists;                  /* the blob holds a product (restocked at least once) */
     int dirty;                   /* outbox cleared in memory, not yet written */
     int attempts;                /* consecutive failures, for the backoff */
+    atomic_int partition;        /* of the latest batch; read by rebalance callbacks */
     int64_t run_start_us;        /* monotonic start of the current run (queue_wait) */
     unsigned seed;               /* jitter */
     struct product *prev, *next; /* held list */
@@ -111,6 +112,7 @@ static product *proc_product_new(processor *p, const char *id) {
     snprintf(pr->id, sizeof(pr->id), "%s", id);
     snprintf(pr->blob, sizeof(pr->blob), "%s.json", id);
     inv_state_init(&pr->state, id);
+    atomic_init(&pr->partition, -1);
     pr->seed = (unsigned)worker_time_mono_ms() ^ (unsigned)(uintptr_t)pr;
     return pr;
 }
@@ -457,6 +459,7 @@ static size_t proc_process(const char *key, void **slot, void *const *items, siz
     }
     if (n > p->opts.max_batch)
         n = p->opts.max_batch;
+    atomic_store(&pr->partition, ((const work_item *)items[n - 1])->partition);
     const char **outcomes = calloc(n, sizeof(*outcomes));
     if (outcomes == NULL) {
         *retry_ms = PROCESSOR_OOM_RETRY_MS;
@@ -530,6 +533,10 @@ int processor_storage_healthy(processor *p) {
     return atomic_load(&p->storage_ok);
 }
 
+int processor_product_partition(const void *slot) {
+    return atomic_load(&((const product *)slot)->partition);
+}
+
 char *processor_leases_json(processor *p) {
     json_t *arr = json_array();
     pthread_mutex_lock(&p->mu);
@@ -538,8 +545,9 @@ char *processor_leases_json(processor *p) {
         int64_t left =
             lease_expiry_ms(l) == INT64_MAX ? -1 : lease_expiry_ms(l) - worker_time_mono_ms();
         json_array_append_new(
-            arr, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:b}", "name", lease_name(l),
-                           "productId", pr->id, "leaseId", lease_id(l), "epoch",
+            arr, json_pack("{s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:b}", "name", lease_name(l),
+                           "productId", pr->id, "partition", atomic_load(&pr->partition),
+                           "leaseId", lease_id(l), "epoch",
                            (json_int_t)lease_epoch(l), "expiresInMs", (json_int_t)left, "renewals",
                            (json_int_t)lease_renewal_count(l), "held", lease_is_held(l)));
     }

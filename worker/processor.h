@@ -78,7 +78,13 @@ void processor_abandon(processor *p);
 /* 0 after a storage failure until the next storage success. */
 int processor_storage_healthy(processor *p);
 
-/* {"leases":[{"name","productId","leaseId","epoch","expiresInMs","renewals"}]}, malloc'd. */
+/* The partition number of the latest commands applied to the product in a
+ * dispatcher slot (co-partitioned topics give a product one number), or -1
+ * when it has seen none. Safe to call while the product's batch runs. */
+int processor_product_partition(const void *slot);
+
+/* {"leases":[{"name","productId","partition","leaseId","epoch","expiresInMs","renewals",
+ * "held"}]}, malloc'd. */
 char *processor_leases_json(processor *p);
 
 #endif

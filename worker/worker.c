@@ -62,6 +62,7 @@ struct worker {
     int paused;
     int64_t shutdown_end;        /* monotonic deadline of the SIGTERM drain, 0 before */
     int assigned_once;           /* an assign callback has run (consume loop thread only) */
+    int release_deferred;        /* an eager revocation kept the leases (consume loop thread) */
     atomic_llong kafka_error_at; /* monotonic ms of the last broker-level error, 0 = none since */
     atomic_int stopping;
     atomic_llong loop_tick;
@@ -149,7 +150,31 @@ static void wk_assignment_changed(worker *w) {
     pthread_mutex_unlock(&w->assignment_mu);
 }
 
-static void wk_revoke(worker *w, rd_kafka_topic_partition_list_t *parts, int lost) {
+/* Whether the product in a dispatcher slot has one of the partition
+ * numbers in `parts` (the same number in every co-partitioned topic). */
+static int wk_slot_in_partitions(const void *slot, void *arg) {
+    const rd_kafka_topic_partition_list_t *parts = arg;
+    int32_t partition = processor_product_partition(slot);
+    for (int i = 0; i < parts->cnt; i++)
+        if (parts->elems[i].partition == partition)
+            return 1;
+    return 0;
+}
+
+static int wk_slot_not_in_partitions(const void *slot, void *arg) {
+    return !wk_slot_in_partitions(slot, arg);
+}
+
+/* Leases follow ownership. A cooperative revocation names exactly the
+ * partitions that move, so their products' leases go at once. An eager
+ * one (range) revokes everything although most partitions come straight
+ * back: the leases are kept, renewed, until the new assignment says which
+ * products moved (wk_rebalance), sparing every kept product a release and
+ * a re-acquire; the new owners of moved ones get them at that moment, as
+ * every member receives its assignment together. A lost assignment, or
+ * none arriving, ends in the idle release (worker.idle_release). */
+static void wk_revoke(worker *w, rd_kafka_topic_partition_list_t *parts, int lost,
+                      int cooperative) {
     wk_log_partitions(lost ? "Partitions lost" : "Partitions revoked, draining", parts);
     /* At shutdown the drain already ran (and its timeout was spent). */
     int64_t drain_ms = atomic_load(&w->stopping) ? 0 : w->drain_timeout_ms;
@@ -162,7 +187,10 @@ static void wk_revoke(worker *w, rd_kafka_topic_partition_list_t *parts, int los
         wk_store_partitions(w, parts);
     for (int i = 0; i < parts->cnt; i++)
         offset_tracker_revoke(w->tracker, parts->elems[i].topic, parts->elems[i].partition);
-    dispatcher_release_idle(w->disp, drain_ms);
+    if (cooperative || lost || atomic_load(&w->stopping))
+        dispatcher_release_idle(w->disp, wk_slot_in_partitions, parts, drain_ms);
+    else
+        w->release_deferred = 1;
 }
 
 /* Runs on the consume loop's thread, inside rd_kafka_consumer_poll. */
@@ -180,10 +208,14 @@ static void wk_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             error = rd_kafka_incremental_assign(rk, parts);
         else
             rd_kafka_assign(rk, parts);
+        if (w->release_deferred) {
+            dispatcher_release_idle(w->disp, wk_slot_not_in_partitions, parts, w->drain_timeout_ms);
+            w->release_deferred = 0;
+        }
         if (w->paused)
             rd_kafka_pause_partitions(rk, parts);
     } else {
-        wk_revoke(w, parts, rd_kafka_assignment_lost(rk));
+        wk_revoke(w, parts, rd_kafka_assignment_lost(rk), cooperative);
         if (cooperative)
             error = rd_kafka_incremental_unassign(rk, parts);
         else
@@ -574,7 +606,7 @@ static int wk_shutdown(worker *w, char *err, size_t errlen) {
         log_warn("Final commit failed: %s", rd_kafka_err2str(cerr));
     /* Hand the products over before leaving the group, so the next owner
      * does not wait for lease expiry. */
-    dispatcher_release_idle(w->disp, wk_left_ms(end, WK_RELEASE_FLOOR_MS));
+    dispatcher_release_idle(w->disp, NULL, NULL, wk_left_ms(end, WK_RELEASE_FLOOR_MS));
     /* librdkafka < 2.3.0 (issue #4312) aborts in
      * rd_kafka_sticky_assignor_state_destroy when a cooperative-sticky
      * consumer is closed after its JoinGroup but before its first

@@ -1028,8 +1028,52 @@ def scenario_ownership(run):
                  for wid in wids}
     print("contended acquisitions per worker: %r" % contended)
     check_eq(sum(contended.values()), 0, "contended lease acquisitions between the workers")
+
+    # Leases follow ownership through an eager rebalance: a fourth worker
+    # joins; every product whose partition stays with its worker keeps the
+    # very same lease (no release, no re-acquire), every product whose
+    # partition moved has been released by its old owner, and the next
+    # round of commands is applied exactly once.
+    before = {wid: held_leases(run, wid) for wid in wids}
+    check_eq(sorted(p for held in before.values() for p in held), products,
+             "each product leased by exactly one worker")
+    run.start_worker("w4")
+    wids4 = wids + ("w4",)
+
+    def stable4():
+        docs = {wid: assignment(run, wid) for wid in wids4}
+        owned = sorted((p["topic"], p["partition"]) for d in docs.values() for p in d["partitions"])
+        full = sorted((t, i) for t in command_topics for i in range(PARTITIONS))
+        return owned == full and all(d["partitions"] for d in docs.values()) and docs
+    docs = wait_for(stable4, "a stable group of four")
+    kept = moved = 0
     for wid in wids:
+        mine = {p["partition"] for p in docs[wid]["partitions"]}
+        after = held_leases(run, wid)
+        for product, (partition, lease_id) in before[wid].items():
+            if partition in mine:
+                kept += 1
+                check_eq(after.get(product), (partition, lease_id), "%s kept on %s" % (product, wid))
+            else:
+                moved += 1
+                check(product not in after, "%s released by %s after its partition moved" % (product, wid))
+    print("after the rebalance: %d product leases kept, %d released to new owners" % (kept, moved))
+    check(kept > 0 and moved > 0, "the rebalance kept some products and moved others")
+    more = mixed_commands(run, products, 300, rng)
+    for topic_key in ("reservations", "releases", "admin"):
+        run.send(topic_key, [c for c in more if TOPIC_OF[c["type"]] == topic_key])
+    every += more
+    wait_for(lambda: all(run.outcomes(c["commandId"]) for c in every), "all outcomes", 240, 0.5)
+    check_invariants(run, products, every, 100)
+    for wid in wids4:
         check_eq(run.stop_worker(wid), 0, "exit code of " + wid)
+
+
+def held_leases(run, wid):
+    """product -> (partition, leaseId) of the product leases a worker holds."""
+    status, body = http_get("http://127.0.0.1:%s/api/leases" % admin_port(run, wid))
+    check_eq(status, 200, "GET /api/leases of " + wid)
+    return {l["productId"]: (l["partition"], l["leaseId"]) for l in json.loads(body)["leases"]}
 
 
 def metric_value(run, wid, name):

@@ -189,12 +189,61 @@ static void test_dispatcher_release_idle_releases_slots(void **state) {
     for (int k = 0; k < 3; k++)
         submit(d, k, 0);
     assert_int_equal(dispatcher_wait_drained(d, NULL, NULL, 30000), 0);
-    dispatcher_release_idle(d, 30000);
+    dispatcher_release_idle(d, NULL, NULL, 30000);
     pthread_mutex_lock(&r.mu);
     assert_int_equal(r.idle_calls, 3);
     pthread_mutex_unlock(&r.mu);
     dispatcher_free(d);
     assert_int_equal(r.idle_calls, 3); /* nothing left to release */
+}
+
+static int slot_of_odd_key(const void *slot, void *arg) {
+    (void)arg;
+    return ((const int *)slot)[0] % 2 == 1;
+}
+
+static size_t key_slot_process(const char *key, void **slot, void *const *items, size_t n,
+                               int *retry_ms, void *opaque) {
+    (void)items;
+    (void)retry_ms;
+    (void)opaque;
+    if (*slot == NULL) {
+        int *k = malloc(sizeof(*k));
+        *k = atoi(key);
+        *slot = k;
+    }
+    return n;
+}
+
+static void key_slot_idle(const char *key, void **slot, void *opaque) {
+    record *r = opaque;
+    pthread_mutex_lock(&r->mu);
+    r->idle_calls++;
+    r->idle_keys |= 1u << atoi(key);
+    pthread_mutex_unlock(&r->mu);
+    free(*slot);
+    *slot = NULL;
+}
+
+/* A release with a match lets exactly the selected idle slots go (the
+ * worker releases the products of revoked partitions only). */
+static void test_dispatcher_release_idle_matching_only(void **state) {
+    (void)state;
+    record r;
+    memset(&r, 0, sizeof(r));
+    pthread_mutex_init(&r.mu, NULL);
+    dispatcher_ops ops = {key_slot_process, key_slot_idle, rec_free_item, &r};
+    dispatcher *d = dispatcher_new(2, 3600000, SIZE_MAX, &ops);
+    for (int k = 0; k < 6; k++)
+        submit(d, k, 0);
+    assert_int_equal(dispatcher_wait_drained(d, NULL, NULL, 30000), 0);
+    dispatcher_release_idle(d, slot_of_odd_key, NULL, 30000);
+    pthread_mutex_lock(&r.mu);
+    assert_int_equal(r.idle_calls, 3);
+    assert_int_equal(r.idle_keys, (1u << 1) | (1u << 3) | (1u << 5));
+    pthread_mutex_unlock(&r.mu);
+    dispatcher_free(d);
+    assert_int_equal(r.idle_calls, 6);
 }
 
 /* Above max_slots the longest-idle slots are released early, the newest
@@ -226,6 +275,7 @@ int main(void) {
         cmocka_unit_test(test_dispatcher_drop_removes_matching),
         cmocka_unit_test(test_dispatcher_release_idle_releases_slots),
         cmocka_unit_test(test_dispatcher_cap_releases_longest_idle),
+        cmocka_unit_test(test_dispatcher_release_idle_matching_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
