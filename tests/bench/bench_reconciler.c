@@ -236,6 +236,7 @@ static int bench_run(bench *b, const char *connection_string, const char *broker
     }
     printf("created %ld products (%ld due%s) in %.1f s with %d threads\n", b->created, b->due,
            b->legacy ? ", no nextexpiry hint" : "", bench_seconds() - t0, b->threads);
+    fflush(stdout); /* progress, when the output is a file */
 
     /* A fresh client: its request count is the sweep's alone. */
     blob_client *sweeper = bench_client(connection_string);
