@@ -106,9 +106,11 @@ static void test_args_parse_load_options(void **state) {
     assert_int_equal(a.load.products, 10);
     assert_int_equal(a.load.count, 1000);
     assert_int_equal(a.load.weight_reserve, 70);
+    assert_null(a.load.latency_log);
     assert_int_equal(PARSE(&a, err, "p", "load", "--products", "20", "--count", "2000", "--rate",
                            "150.5", "--mix", "5:3:2", "--hot", "0.5", "--duplicates", "0.1",
-                           "--invalid", "0.05", "--seed", "42", "--prefix", "T-"),
+                           "--invalid", "0.05", "--seed", "42", "--prefix", "T-", "--latency-log",
+                           "/tmp/lat.log"),
                      0);
     assert_int_equal(a.load.products, 20);
     assert_int_equal(a.load.count, 2000);
@@ -121,6 +123,7 @@ static void test_args_parse_load_options(void **state) {
     assert_true(a.load.invalid_fraction == 0.05);
     assert_int_equal(a.load.seed, 42);
     assert_string_equal(a.load.product_prefix, "T-");
+    assert_string_equal(a.load.latency_log, "/tmp/lat.log");
 }
 
 static void test_args_parse_load_rejects_bad_values(void **state) {
@@ -134,6 +137,10 @@ static void test_args_parse_load_rejects_bad_values(void **state) {
         "--mix: must be RESERVE:RELEASE:RESTOCK weights (non-negative, not all 0), got '0:0:0'");
     assert_int_equal(PARSE(&a, err, "p", "load", "--count", "ten"), -1);
     assert_string_equal(err, "--count: must be an integer from 1 to 100000000, got 'ten'");
+    assert_int_equal(PARSE(&a, err, "p", "load", "--latency-log", ""), -1);
+    assert_string_equal(err, "--latency-log: must name a file");
+    assert_int_equal(PARSE(&a, err, "p", "get", "P", "--latency-log", "x"), -1);
+    assert_string_equal(err, "get: option --latency-log does not apply");
 }
 
 static void test_args_parse_help_and_unknown(void **state) {
