@@ -66,7 +66,7 @@ QUICK = {
     "baseline_products": 20, "baseline_commands": 100, "baseline_threads": 2,
     "w1_workers": (1,), "w1_rates": (200,), "w1_seconds": 1, "w1_products": 100,
     "w2_workers": (1,), "w2_uniform": (50, 500), "w2_hot": 300,
-    "w3": (20, 5, 2, 15),
+    "w3": (20, 12, 2, 15),
     "w4_rate": 100, "w4_products": 20, "w4_phase_s": (3, 3, 3, 15),
     "w5": (200, 10),
     "settle_s": 0.5, "timeout": "120s",
@@ -564,11 +564,15 @@ def w4(ctx):
     with open(ctx.path("w4-load.log")) as f:
         summary = parse_summary(f.read())
     rows = read_latency_log(latency_log)
-    bounds_ms = [b * 1000 for b in bounds] + [float("inf")]
+    # The first phase starts with the first measured command (the log is
+    # noticed a block after it), the last runs to the end of the load.
+    start_ms = min((t for t, _, _ in rows), default=bounds[0] * 1000)
+    bounds_ms = [float("-inf")] + [b * 1000 for b in bounds[1:]] + [float("inf")]
     phases = []
     for i, name in enumerate(names):
         lat = sorted(l for t, l, _ in rows if bounds_ms[i] <= t < bounds_ms[i + 1])
-        phases.append({"name": name, "from_s": bounds[i] - bounds[0], "n": len(lat),
+        phases.append({"name": name, "from_s": max(0.0, bounds_ms[i] - start_ms) / 1000.0,
+                       "n": len(lat),
                        "p50": percentile(lat, 50), "p99": percentile(lat, 99),
                        "max": lat[-1] if lat else None})
     n = summary.get("commands") or count
