@@ -201,11 +201,11 @@ class Snapshot:
         self.azurite = cpu_seconds(azurite.pid)
         self.kafka = cpu_seconds(ctx.kafka_pid) if ctx.kafka_pid else None
         self.workers = [cpu_seconds(p.pid) for p in pipeline.workers] if pipeline else []
-        self.metrics = [scrape(u + "/metrics") for u in pipeline.admin_urls] if pipeline else []
+        self.metrics = [scrape(u) for u in pipeline.metrics_urls] if pipeline else []
         self.stages = None
         if pipeline and stage_breakdown is not None:
             try:
-                self.stages = stage_breakdown.breakdown([u + "/metrics" for u in pipeline.admin_urls])
+                self.stages = stage_breakdown.breakdown(pipeline.metrics_urls)
             except Exception as e:  # a metric that is not there yet is "not available"
                 ctx.note("stage breakdown: %s" % e)
 
@@ -686,12 +686,17 @@ def report_baseline(r):
                          "Azurite CPU s / 1,000 cmd", "exit"], rows), ""]
 
 
-def stage_table(stages):
-    rows = []
-    for stage, v in stages.items():
-        rows.append([stage, fmt(v.get("count")), fmt(ms(v.get("p50"))), fmt(ms(v.get("p95"))),
-                     fmt(ms(v.get("p99"))), fmt(ms(v.get("mean")))])
-    return table(["stage", "count", "p50 ms", "p95 ms", "p99 ms", "mean ms"], rows)
+def stage_table(report):
+    """stage_breakdown's report (seconds) as a Markdown table in ms, or None
+    when the workers have no stage histogram."""
+    rows = list((report.get("stages") or {}).items())
+    if not rows:
+        return None
+    if report.get("command_latency"):
+        rows.append(("command (total)", report["command_latency"]))
+    return table(["stage", "count", "p50 ms", "p95 ms", "p99 ms", "mean ms"],
+                 [[name, fmt(h.get("count"), 0), fmt(ms(h.get("p50"))), fmt(ms(h.get("p95"))),
+                   fmt(ms(h.get("p99"))), fmt(ms(h.get("mean")))] for name, h in rows])
 
 
 def ms(seconds):
@@ -728,7 +733,7 @@ def report_w1(r, ctx):
     for x in r["rows"]:
         out.append("%d worker(s), %d cmd/s:" % (x["workers"], x["rate"]))
         out.append("")
-        out.append(stage_table(x["stages"]) if x.get("stages") else
+        out.append((x.get("stages") and stage_table(x["stages"])) or
                    "stage breakdown: not available (no `leasehold_stage_seconds` histogram or "
                    "no tests/bench/stage_breakdown.py in this build)")
         out.append("")

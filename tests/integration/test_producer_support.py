@@ -198,7 +198,7 @@ WORKER = os.path.join(BIN, "inventory-worker")
 class RealPipeline:
     """Private topics, consumer group and containers, with `workers` real
     inventory-workers started and ready, each with an admin port
-    (`admin_urls`, in `workers` order). `env` adds to the programs'
+    (`metrics_urls`: each worker's /metrics, in `workers` order). `env` adds to the programs'
     environment (e.g. another storage account); `output` is where the
     workers write (default: inherited). start_worker() adds one more.
     stop() ends them with SIGTERM and returns their exit codes; cleanup()
@@ -217,7 +217,7 @@ class RealPipeline:
             raise RuntimeError("cannot create the test container")
         self.procs = []
         self.workers = []
-        self.admin_urls = []
+        self.metrics_urls = []
         for _ in range(workers):
             self.start_worker()
         # The markers on the three command topics are not commands: wait for
@@ -238,7 +238,7 @@ class RealPipeline:
                              stderr=self.output)
         self.procs.append(p)
         self.workers.append(p)
-        self.admin_urls.append("http://127.0.0.1:%d" % port)
+        self.metrics_urls.append("http://127.0.0.1:%d/metrics" % port)
         wait_ok("http://127.0.0.1:%d/readyz" % port, p, "worker %d" % i)
         return p
 

@@ -99,6 +99,19 @@ static void test_args_parse_serve_requires_listen(void **state) {
     assert_string_equal(a.timeout, "2s");
 }
 
+static void test_args_parse_load_latency_log(void **state) {
+    producer_args a;
+    char err[256] = "";
+    assert_int_equal(PARSE(&a, err, "p", "load"), 0);
+    assert_null(a.load.latency_log);
+    assert_int_equal(PARSE(&a, err, "p", "load", "--latency-log", "/tmp/lat.log"), 0);
+    assert_string_equal(a.load.latency_log, "/tmp/lat.log");
+    assert_int_equal(PARSE(&a, err, "p", "load", "--latency-log", ""), -1);
+    assert_string_equal(err, "--latency-log: must name a file");
+    assert_int_equal(PARSE(&a, err, "p", "get", "P", "--latency-log", "x"), -1);
+    assert_string_equal(err, "get: option --latency-log does not apply");
+}
+
 static void test_args_parse_load_options(void **state) {
     producer_args a;
     char err[256] = "";
@@ -106,11 +119,9 @@ static void test_args_parse_load_options(void **state) {
     assert_int_equal(a.load.products, 10);
     assert_int_equal(a.load.count, 1000);
     assert_int_equal(a.load.weight_reserve, 70);
-    assert_null(a.load.latency_log);
     assert_int_equal(PARSE(&a, err, "p", "load", "--products", "20", "--count", "2000", "--rate",
                            "150.5", "--mix", "5:3:2", "--hot", "0.5", "--duplicates", "0.1",
-                           "--invalid", "0.05", "--seed", "42", "--prefix", "T-", "--latency-log",
-                           "/tmp/lat.log"),
+                           "--invalid", "0.05", "--seed", "42", "--prefix", "T-"),
                      0);
     assert_int_equal(a.load.products, 20);
     assert_int_equal(a.load.count, 2000);
@@ -123,7 +134,6 @@ static void test_args_parse_load_options(void **state) {
     assert_true(a.load.invalid_fraction == 0.05);
     assert_int_equal(a.load.seed, 42);
     assert_string_equal(a.load.product_prefix, "T-");
-    assert_string_equal(a.load.latency_log, "/tmp/lat.log");
 }
 
 static void test_args_parse_load_rejects_bad_values(void **state) {
@@ -137,10 +147,6 @@ static void test_args_parse_load_rejects_bad_values(void **state) {
         "--mix: must be RESERVE:RELEASE:RESTOCK weights (non-negative, not all 0), got '0:0:0'");
     assert_int_equal(PARSE(&a, err, "p", "load", "--count", "ten"), -1);
     assert_string_equal(err, "--count: must be an integer from 1 to 100000000, got 'ten'");
-    assert_int_equal(PARSE(&a, err, "p", "load", "--latency-log", ""), -1);
-    assert_string_equal(err, "--latency-log: must name a file");
-    assert_int_equal(PARSE(&a, err, "p", "get", "P", "--latency-log", "x"), -1);
-    assert_string_equal(err, "get: option --latency-log does not apply");
 }
 
 static void test_args_parse_help_and_unknown(void **state) {
@@ -162,6 +168,7 @@ int main(void) {
         cmocka_unit_test(test_args_parse_release_forms),
         cmocka_unit_test(test_args_parse_rejects_foreign_option),
         cmocka_unit_test(test_args_parse_serve_requires_listen),
+        cmocka_unit_test(test_args_parse_load_latency_log),
         cmocka_unit_test(test_args_parse_load_options),
         cmocka_unit_test(test_args_parse_load_rejects_bad_values),
         cmocka_unit_test(test_args_parse_help_and_unknown),
