@@ -60,7 +60,7 @@ FULL = {
     "w3": (10000, 180, 4, 60),
     "w4_rate": 1000, "w4_products": 100, "w4_phase_s": (30, 30, 30, 40),
     "w5": (10000, 100),
-    "settle_s": 2.0, "timeout": "300s",
+    "settle_s": 2.0, "timeout": "300s", "load_timeout_s": 3600,
 }
 QUICK = {
     "baseline_products": 20, "baseline_commands": 100, "baseline_threads": 2,
@@ -69,7 +69,7 @@ QUICK = {
     "w3": (20, 12, 2, 15),
     "w4_rate": 100, "w4_products": 20, "w4_phase_s": (3, 3, 3, 15),
     "w5": (200, 10),
-    "settle_s": 0.5, "timeout": "120s",
+    "settle_s": 0.5, "timeout": "120s", "load_timeout_s": 600,
 }
 
 
@@ -300,7 +300,7 @@ def warm_up(ctx, tag, pipe, products):
     only the workload's own commands, not the creation of its products."""
     r = s.run_producer(["load", "--products", str(products), "--count", "1", "--run-id",
                         "bench-%s-warm" % tag, "--prefix", product_prefix(tag), "--timeout",
-                        ctx.size["timeout"]], pipe.env, timeout=3600)
+                        ctx.size["timeout"]], pipe.env, timeout=ctx.size["load_timeout_s"])
     with open(ctx.path(tag + "-warm-up.log"), "w") as f:
         f.write(r.stdout + r.stderr)
     if r.returncode != 0:
@@ -325,7 +325,7 @@ def pipeline_load(ctx, tag, workers, products, count, rate, extra=()):
             warm_up(ctx, tag, pipe, products)
             before = Snapshot(ctx, az, pipe)
             r = s.run_producer(load_args(ctx, tag, products, count, rate, extra), pipe.env,
-                               timeout=3600)
+                               timeout=ctx.size["load_timeout_s"])
             after = Snapshot(ctx, az, pipe)
             rss = [peak_rss_mib(p.pid) for p in pipe.workers]
         finally:
@@ -570,7 +570,7 @@ def w4(ctx):
                     victim = pipe.workers[1]
                     rss["SIGKILL"] = peak_rss_mib(victim.pid)
                     victim.send_signal(signal.SIGKILL)
-                    load.wait(timeout=3600)
+                    load.wait(timeout=z["load_timeout_s"])
                 finally:
                     if load.poll() is None:  # a phase failed: do not leave the load behind
                         load.kill()
@@ -849,9 +849,10 @@ def report_w4(r, ctx):
     out += ["", "- missing outcomes: %s of %s commands (target 0)%s"
             % (fmt(sm.get("missing")), fmt(sm.get("commands")),
                mark(sm.get("missing") == 0 if sm.get("missing") is not None else None)),
-            "- applied twice: %d problem(s) over %d products (events agree per eventId, final state "
-            "= sum of distinct outcomes; target 0)%s" % (len(r["problems"]), r["checked"],
-                                                         mark(not r["problems"]))]
+            "- applied twice: %d problem(s) over %d products (target 0)%s. Checked: the copies of "
+            "each outcome event (eventId) agree, and each product's final state equals what its "
+            "distinct outcome events add up to; a mismatch means a command applied twice or "
+            "outcome events lost" % (len(r["problems"]), r["checked"], mark(not r["problems"]))]
     out += ["  - " + p for p in r["problems"][:10]]
     out += ["- contended acquisitions (surviving workers): %s" % fmt(r.get("contended")),
             "- worker peak RSS: %s MiB; Azurite CPU s / 1,000 cmd: %s; load exit %s, worker exits %s"
@@ -975,6 +976,9 @@ def main():
         import stage_breakdown
     except ImportError:
         stage_breakdown = None
+    # SIGTERM unwinds like Ctrl-C: workers, loads and private Azurites are
+    # stopped by the finally blocks on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ctx = Context(args)
     if stage_breakdown is None:
         ctx.note("tests/bench/stage_breakdown.py not present: stage breakdown not available")
