@@ -9,7 +9,8 @@ W1..W5, each against a fresh Azurite, written to docs/benchmarks.md.
 this). Workloads (names for --only):
   baseline  the original sample's pattern per command (30 s lease on a lock
             blob, read, write, release): build/tests/bench_baseline, uniform
-            over 1,000 products and hot on one
+            over 1,000 products and hot on one, with the bare lease calls
+            (--raw: W2's ratios) and through the lease engine
   W1        latency: 1 and 3 workers x 200, 1,000, 5,000 cmd/s, mixed 70:20:10
             over 100 products; p50/p95/p99 and the stage breakdown
   W2        throughput: unthrottled, uniform over 1,000 products and hot on one,
@@ -28,7 +29,7 @@ each workload, for Azurite, the Kafka broker (shared: other load counts too)
 and each worker; peak RSS is VmHWM read just before a worker stops. Targets
 are printed beside the figures, never asserted. Programs or metrics that are
 not there yet give "not available" rows. --quick uses tiny counts (a smoke
-run of a minute or two, figures meaningless). Logs of every program go to
+run of about three minutes, figures meaningless). Logs of every program go to
 --work (default build/bench/TIMESTAMP/).
 """
 import argparse
@@ -52,7 +53,8 @@ sys.path.insert(0, HERE)
 WORKLOADS = ("baseline", "W1", "W2", "W3", "W4", "W5")
 NA = "not available"
 
-# Sizes of the full run and of --quick (a smoke run: seconds per workload).
+# Sizes of the full run (about 20-30 minutes on 2 cores) and of --quick (a
+# smoke run: seconds to a minute per workload).
 FULL = {
     "baseline_products": 1000, "baseline_commands": 3000, "baseline_threads": 4,
     "w1_workers": (1, 3), "w1_rates": (200, 1000, 5000), "w1_seconds": 20, "w1_products": 100,
@@ -755,7 +757,11 @@ def report_w1(r, ctx):
             ratio = b / a
             out.append("- %d cmd/s: 3-worker p99 / 1-worker p99 = %.2f (target ≤ 1.5)%s"
                        % (rate, ratio, mark(ratio <= 1.5)))
-    out += ["", "### Stage breakdown (per command, summed over the workers)", ""]
+    out += ["", "### Stage breakdown", "",
+            "From the workers' `leasehold_stage_seconds` histograms over the measured window, summed "
+            "over the workers (`tests/bench/stage_breakdown.py`; quantiles interpolated within "
+            "buckets; the count is observations, per command or per batch as docs/metrics.md says).",
+            ""]
     for x in r["rows"]:
         out.append("%d worker(s), %d cmd/s:" % (x["workers"], x["rate"]))
         out.append("")
@@ -897,7 +903,8 @@ def report(ctx, results):
             "consumer group and containers. Workers run with the defaults%s."
             % ("" if not ctx.worker_env else " plus " + ", ".join(
                 "`%s=%s`" % kv for kv in sorted(ctx.worker_env.items()))),
-            "- The load generator, the workers, Kafka and Azurite share this machine's cores.",
+            "- The load generator, the workers, Kafka and Azurite share this machine's cores. "
+            "Workers log at their default level (info, a line per command) into the work folder.",
             "- CPU: utime + stime from `/proc/PID/stat` before and after the run (Azurite, the "
             "Kafka broker, each worker); peak RSS: `VmHWM` just before a worker stops. Every "
             "product is restocked by a warm-up load first, so the measured window (CPU, stage "
@@ -952,7 +959,7 @@ class Context:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+    ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", default=",".join(WORKLOADS),
                     help="comma-separated workloads: %s" % ",".join(WORKLOADS))
