@@ -37,6 +37,7 @@ enum {
     OPT_INITIAL_STOCK,
     OPT_MAX_QUANTITY,
     OPT_CUSTOMERS,
+    OPT_LATENCY_LOG,
     OPT_HELP
 };
 
@@ -47,7 +48,7 @@ enum {
     (GLOBAL_OPTS | BIT(OPT_TIMEOUT) | BIT(OPT_PRODUCTS) | BIT(OPT_COUNT) | BIT(OPT_RATE) |         \
      BIT(OPT_MIX) | BIT(OPT_HOT) | BIT(OPT_DUPLICATES) | BIT(OPT_INVALID) | BIT(OPT_SEED) |        \
      BIT(OPT_PREFIX) | BIT(OPT_RUN_ID) | BIT(OPT_INITIAL_STOCK) | BIT(OPT_MAX_QUANTITY) |          \
-     BIT(OPT_CUSTOMERS))
+     BIT(OPT_CUSTOMERS) | BIT(OPT_LATENCY_LOG))
 
 static const struct option args_options[] = {
     {"config", required_argument, NULL, OPT_CONFIG},
@@ -73,6 +74,7 @@ static const struct option args_options[] = {
     {"initial-stock", required_argument, NULL, OPT_INITIAL_STOCK},
     {"max-quantity", required_argument, NULL, OPT_MAX_QUANTITY},
     {"customers", required_argument, NULL, OPT_CUSTOMERS},
+    {"latency-log", required_argument, NULL, OPT_LATENCY_LOG},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0}};
 
@@ -103,7 +105,7 @@ const char *args_usage(void) {
            "  load [--products N] [--count N] [--rate PER_S] [--mix RESERVE:RELEASE:RESTOCK]\n"
            "       [--hot FRACTION] [--duplicates FRACTION] [--invalid FRACTION] [--seed N]\n"
            "       [--prefix P] [--run-id ID] [--initial-stock N] [--max-quantity N]\n"
-           "       [--customers N] [--timeout DURATION]\n"
+           "       [--customers N] [--timeout DURATION] [--latency-log FILE]\n"
            "  serve --listen ADDR:PORT         REST gateway (POST .../reserve, .../release, GET)\n"
            "  config-markdown                  print the configuration keys as a Markdown table\n"
            "global options: --config FILE, --brokers HOST:PORT[,...], --help\n"
@@ -225,6 +227,13 @@ static int args_load_option(int opt, const char *name, const char *v, load_optio
         if (args_long(name, v, 1, 100000, &n, err, errlen))
             return -1;
         lo->customers = (int)n;
+        return 0;
+    case OPT_LATENCY_LOG:
+        if (strlen(v) == 0) {
+            snprintf(err, errlen, "--latency-log: must name a file");
+            return -1;
+        }
+        lo->latency_log = v;
         return 0;
     default:
         return 0;

@@ -6,7 +6,8 @@
  *     release PRODUCT (--reservation ID | --customer ID --quantity N)
  *     get PRODUCT
  *     load [--products N --count N --rate R --mix R:L:S --hot F --duplicates F
- *           --invalid F --seed S --prefix P --run-id ID --initial-stock N --max-quantity N]
+ *           --invalid F --seed S --prefix P --run-id ID --initial-stock N --max-quantity N
+ *           --latency-log FILE]
  *     serve --listen ADDR:PORT
  *     config-markdown
  *   options: --config FILE --brokers LIST --wait --timeout DURATION --command-id ID

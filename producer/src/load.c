@@ -7,9 +7,16 @@
  * send does not lower the average rate. Duplicates re-register the same
  * commandId (a no-op) and are not expected to produce a new outcome; invalid
  * payloads are expected on the dead-letter topic, not as outcomes.
+ *
+ * --latency-log FILE: one line per first outcome of the measured phase,
+ * written by the tracker's thread as it arrives:
+ *     SEND_UNIX_MS LATENCY_US COMMAND_ID EVENT_TYPE
+ * (send time = wall clock at the outcome minus the latency), after a
+ * `#` header line, so a benchmark can cut the run into phases by send time.
  */
 #include "load.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -32,6 +39,7 @@ typedef struct load_run_state {
     atomic_uint_fast64_t by_type[LOAD_EVENT_TYPES];
     atomic_uint_fast64_t failures;
     tracker *tracker;
+    FILE *latency_log; /* written only by the tracker's thread; NULL = none */
 } load_run_state;
 
 static double load_now_s(void) {
@@ -48,6 +56,13 @@ static void load_on_event(const inv_event *ev, int64_t latency_us, int first, vo
     if ((unsigned)ev->type < LOAD_EVENT_TYPES)
         atomic_fetch_add(&st->by_type[ev->type], 1);
     stats_samples_add(st->latency, latency_us);
+    if (st->latency_log) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        long long now_us = (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+        fprintf(st->latency_log, "%lld %lld %s %s\n", (now_us - (long long)latency_us) / 1000,
+                (long long)latency_us, ev->command_id, inv_event_type_name(ev->type));
+    }
 }
 
 /* Sender thread: a command that was never delivered will have no outcome. */
@@ -210,6 +225,15 @@ int load_run(config *cfg, const load_options *o) {
         fprintf(stderr, "inventory-producer: load: out of memory\n");
         goto out;
     }
+    if (o->latency_log) {
+        st.latency_log = fopen(o->latency_log, "w");
+        if (!st.latency_log) {
+            fprintf(stderr, "inventory-producer: --latency-log %s: %s\n", o->latency_log,
+                    strerror(errno));
+            goto out;
+        }
+        fprintf(st.latency_log, "# send_unix_ms latency_us command_id event_type\n");
+    }
     t = st.tracker = tracker_new(&to, err, sizeof(err));
     s = t ? sender_new(brokers, load_on_failed, &st, err, sizeof(err)) : NULL;
     if (!s) {
@@ -270,7 +294,12 @@ int load_run(config *cfg, const load_options *o) {
     exit_code = got >= expected && atomic_load(&st.failures) == 0 ? 0 : 1;
 out:
     sender_free(s);
-    tracker_free(t);
+    tracker_free(t); /* joins the tracker's thread, the log's only writer */
+    if (st.latency_log && fclose(st.latency_log) != 0) {
+        fprintf(stderr, "inventory-producer: --latency-log %s: %s\n", o->latency_log,
+                strerror(errno));
+        exit_code = 1;
+    }
     load_plan_free(plan);
     stats_samples_free(st.latency);
     return exit_code;

@@ -36,6 +36,7 @@ typedef struct load_options {
     long long initial_stock;    /* restocked per product before the run, 0 = skip; default 1000 */
     int max_quantity;           /* per-command quantity drawn from 1..max, default 5 */
     int customers;              /* customer pool size, default 20 */
+    const char *latency_log;    /* load: file of per-outcome timings, NULL = none (borrowed) */
 } load_options;
 
 /* Fills the defaults above. */

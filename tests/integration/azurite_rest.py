@@ -18,6 +18,15 @@ ACCOUNT_KEY = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/"
 BLOB_ENDPOINT = "http://127.0.0.1:10000/" + ACCOUNT
 
 
+def use_port(port):
+    """Points blob_request at an Azurite on `port` (e.g. a private one) and
+    returns the connection string the programs need to reach it."""
+    global BLOB_ENDPOINT
+    BLOB_ENDPOINT = "http://127.0.0.1:%d/%s" % (port, ACCOUNT)
+    return ("DefaultEndpointsProtocol=http;AccountName=%s;AccountKey=%s;BlobEndpoint=%s;"
+            % (ACCOUNT, ACCOUNT_KEY, BLOB_ENDPOINT))
+
+
 def blob_request(method, path, query=None, ms_headers=None):
     """One SharedKey-signed request to BLOB_ENDPOINT + path (path-style: the
     canonical resource repeats the account); returns (status, headers, body).

@@ -197,27 +197,29 @@ WORKER = os.path.join(BIN, "inventory-worker")
 
 class RealPipeline:
     """Private topics, consumer group and containers, with `workers` real
-    inventory-workers started and ready. stop() ends them with SIGTERM and
-    returns their exit codes; cleanup() removes everything created."""
+    inventory-workers started and ready, each with an admin port
+    (`metrics_urls`: each worker's /metrics, in `workers` order). `env` adds to the programs'
+    environment (e.g. another storage account); `output` is where the
+    workers write (default: inherited). start_worker() adds one more.
+    stop() ends them with SIGTERM and returns their exit codes; cleanup()
+    removes everything created."""
 
-    def __init__(self, workers):
+    def __init__(self, workers, env=None, output=None):
         self.sfx = suffix()
         self.topics, self.env = topic_env(self.sfx)
         self.env.update({"LEASEHOLD_KAFKA_GROUP_ID": "ptest-group-" + self.sfx,
                          "LEASEHOLD_STORAGE_CONTAINER": "ptest-inv-" + self.sfx,
                          "LEASEHOLD_STORAGE_LEASE_CONTAINER": "ptest-leases-" + self.sfx})
+        self.env.update(env or {})
+        self.output = output
         create_topics(self.topics.values())
         if container_request("PUT", self.env["LEASEHOLD_STORAGE_CONTAINER"]) != 201:
             raise RuntimeError("cannot create the test container")
         self.procs = []
-        self.metrics_urls = []  # each worker's admin /metrics, in start order
-        for i in range(1, workers + 1):
-            port = free_port()
-            self.metrics_urls.append("http://127.0.0.1:%d/metrics" % port)
-            p = subprocess.Popen([WORKER, "--id", "ptest-w%d-%s" % (i, self.sfx), "--admin",
-                                  "127.0.0.1:%d" % port], env=self.full_env())
-            self.procs.append(p)
-            wait_ok("http://127.0.0.1:%d/readyz" % port, p, "worker %d" % i)
+        self.workers = []
+        self.metrics_urls = []
+        for _ in range(workers):
+            self.start_worker()
         # The markers on the three command topics are not commands: wait for
         # their dead letters so later counts start from a settled topic.
         deadline = time.monotonic() + 60
@@ -225,6 +227,20 @@ class RealPipeline:
             if time.monotonic() > deadline:
                 raise RuntimeError("markers never reached the dead-letter topic")
             time.sleep(0.2)  # polling with a deadline
+
+    def start_worker(self):
+        """Starts one more worker and waits until it is ready (holds
+        partitions); returns its process."""
+        i = len(self.workers) + 1
+        port = free_port()
+        p = subprocess.Popen([WORKER, "--id", "ptest-w%d-%s" % (i, self.sfx), "--admin",
+                              "127.0.0.1:%d" % port], env=self.full_env(), stdout=self.output,
+                             stderr=self.output)
+        self.procs.append(p)
+        self.workers.append(p)
+        self.metrics_urls.append("http://127.0.0.1:%d/metrics" % port)
+        wait_ok("http://127.0.0.1:%d/readyz" % port, p, "worker %d" % i)
+        return p
 
     def full_env(self):
         return dict(os.environ, **self.env)
@@ -249,11 +265,13 @@ class RealPipeline:
         return codes
 
     def cleanup(self):
-        """Best effort: a slow Azurite must not turn a passed test into an error."""
-        self.stop()
+        """Best effort: a slow Azurite must not turn a passed test into an
+        error. Returns stop()'s exit codes."""
+        codes = self.stop()
         for key in ("LEASEHOLD_STORAGE_CONTAINER", "LEASEHOLD_STORAGE_LEASE_CONTAINER"):
             try:
                 container_request("DELETE", self.env[key])
             except OSError as e:
                 print("cleanup: deleting container %s: %s" % (self.env[key], e), file=sys.stderr)
         delete_topics(self.sfx)
+        return codes

@@ -100,6 +100,19 @@ static void test_args_parse_serve_requires_listen(void **state) {
     assert_string_equal(a.timeout, "2s");
 }
 
+static void test_args_parse_load_latency_log(void **state) {
+    producer_args a;
+    char err[256] = "";
+    assert_int_equal(PARSE(&a, err, "p", "load"), 0);
+    assert_null(a.load.latency_log);
+    assert_int_equal(PARSE(&a, err, "p", "load", "--latency-log", "/tmp/lat.log"), 0);
+    assert_string_equal(a.load.latency_log, "/tmp/lat.log");
+    assert_int_equal(PARSE(&a, err, "p", "load", "--latency-log", ""), -1);
+    assert_string_equal(err, "--latency-log: must name a file");
+    assert_int_equal(PARSE(&a, err, "p", "get", "P", "--latency-log", "x"), -1);
+    assert_string_equal(err, "get: option --latency-log does not apply");
+}
+
 static void test_args_parse_load_options(void **state) {
     producer_args a;
     char err[256] = "";
@@ -193,6 +206,7 @@ int main(void) {
         cmocka_unit_test(test_args_parse_release_forms),
         cmocka_unit_test(test_args_parse_rejects_foreign_option),
         cmocka_unit_test(test_args_parse_serve_requires_listen),
+        cmocka_unit_test(test_args_parse_load_latency_log),
         cmocka_unit_test(test_args_parse_load_options),
         cmocka_unit_test(test_args_parse_load_rejects_bad_values),
         cmocka_unit_test(test_args_parse_load_products_range),
