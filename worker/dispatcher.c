@@ -34,6 +34,7 @@ typedef struct dkey {
     size_t running_n; /* items handed to the current process call */
     dkey_state state;
     int want_idle;       /* next run is an idle call (release the slot) */
+    int releasing;       /* an idle call runs: the slot is being freed, never look inside */
     int64_t run_at;      /* WAITING: monotonic ms */
     int64_t last_active; /* when the queue last became empty */
     struct dkey *hnext;  /* hash chain */
@@ -113,12 +114,14 @@ static void dispatch_run_key(dispatcher *d, dkey *k) {
     int64_t retry_at = -1;
     if (k->n == 0) { /* an idle call; with items queued, work comes first */
         k->want_idle = 0;
+        k->releasing = 1;
         void *slot = k->slot; /* other threads read k->slot under the lock */
         pthread_mutex_unlock(&d->mu);
         if (slot)
             d->ops.idle(k->key, &slot, d->ops.opaque);
         pthread_mutex_lock(&d->mu);
         k->slot = NULL;
+        k->releasing = 0;
     } else {
         size_t n = k->n;
         k->running_n = n;
@@ -371,9 +374,13 @@ size_t dispatcher_drop(dispatcher *d, dispatcher_match_fn match, void *arg) {
     return dropped;
 }
 
-/* An idle key whose slot `match` selects (NULL: every one). */
+/* An idle key whose slot `match` selects (NULL: every one). A slot whose
+ * idle call runs counts as selected without asking `match`: its memory is
+ * being freed, and waiting for it to finish costs nothing. */
 static int dispatch_releasable(const dkey *k, dispatcher_slot_match_fn match, void *arg) {
-    return k->slot != NULL && k->n == 0 && (match == NULL || match(k->slot, arg));
+    if (k->slot == NULL || k->n > 0)
+        return 0;
+    return k->releasing || match == NULL || match(k->slot, arg);
 }
 
 static size_t dispatch_count_releasable(dispatcher *d, dispatcher_slot_match_fn match, void *arg) {
@@ -390,7 +397,7 @@ void dispatcher_release_idle(dispatcher *d, dispatcher_slot_match_fn match, void
     pthread_mutex_lock(&d->mu);
     for (size_t b = 0; b < DISPATCH_BUCKETS; b++) {
         for (dkey *k = d->buckets[b]; k; k = k->hnext) {
-            if (!dispatch_releasable(k, match, arg))
+            if (k->releasing || !dispatch_releasable(k, match, arg))
                 continue;
             k->want_idle = 1;
             if (k->state == DKEY_IDLE || k->state == DKEY_WAITING)
