@@ -30,9 +30,11 @@ endif()
 if(TARGET leasehold_worker_core)
   set(PROCESSOR_WRAPS lease_try_acquire lease_read lease_write lease_release lease_free lease_abandon lease_id
       lease_name lease_is_held lease_epoch lease_expiry_ms lease_renewal_count
-      lease_loss_reason_name lease_manager_client blob_client_abort publisher_send_events)
+      lease_loss_reason_name lease_manager_client blob_client_abort publisher_send_events
+      publisher_send_dead_letter log_write)
   leasehold_test(NAME test_processor LABEL unit
     SOURCES unit/test_processor.c ${PROJECT_SOURCE_DIR}/worker/processor.c
+      ${PROJECT_SOURCE_DIR}/worker/dead_letter.c
     LIBS leasehold_worker_core PkgConfig::JANSSON)
   target_include_directories(test_processor PRIVATE ${PROJECT_SOURCE_DIR}/lease/include)
   foreach(sym ${PROCESSOR_WRAPS})
