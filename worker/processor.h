@@ -23,6 +23,8 @@
  * queue and are applied once the lease is back, or dropped if their
  * partition is revoked first, in which case the new owner consumes them
  * again from the last stored offset.
+ * A state that cannot be read or decoded is not retried like that: the
+ * product is BLOCKED (see processor_is_blocked below).
  * `idle` persists a cleared outbox, then logs "Releasing lease ..." and
  * releases.
  */
