@@ -37,6 +37,12 @@
 #define PROCESSOR_BLOCKED_WARN_MS 60000
 #define PROC_LOAD_UNREADABLE (-2) /* proc_load_state: a permanent failure, see proc_block */
 
+/* A place on one of the processor's lists (held, blocked); `pr` is its product. */
+typedef struct proc_node {
+    struct proc_node *prev, *next;
+    struct product *pr;
+} proc_node;
+
 typedef struct product {
     processor *proc;
     char id[INV_PRODUCT_MAX + 1];
@@ -50,7 +56,7 @@ typedef struct product {
     int attempts;                /* consecutive failures, for the backoff */
     int64_t run_start_us;        /* monotonic start of the current run (queue_wait) */
     unsigned seed;               /* jitter */
-    struct product *prev, *next; /* held list */
+    proc_node held_node;         /* on processor.held while holding a lease */
     size_t queued;               /* commands queued at the start of the run */
     char unreadable[400];        /* why the last load failed for good */
     /* Blocked: changed by the key's pool thread under proc->mu. */
@@ -60,7 +66,7 @@ typedef struct product {
     int64_t blocked_since_ms;   /* wall clock */
     int64_t blocked_warned_ms;  /* opts.now_ms() of the last WARN */
     atomic_int action;          /* processor_action, set by processor_blocked_action */
-    struct product *bprev, *bnext; /* blocked list */
+    proc_node blocked_node;     /* on processor.blocked while blocked */
 } product;
 
 struct processor {
@@ -69,8 +75,8 @@ struct processor {
     atomic_int storage_ok;
     atomic_int abandoned; /* processor_abandon */
     pthread_mutex_t mu;
-    product *held;            /* products holding a lease */
-    product *blocked;         /* blocked products */
+    proc_node *held;          /* products holding a lease */
+    proc_node *blocked;       /* blocked products */
     atomic_size_t n_blocked;  /* written under mu; read without it as a fast path */
 };
 
@@ -129,6 +135,8 @@ static product *proc_product_new(processor *p, const char *id) {
     if (pr == NULL)
         return NULL;
     pr->proc = p;
+    pr->held_node.pr = pr;
+    pr->blocked_node.pr = pr;
     snprintf(pr->id, sizeof(pr->id), "%s", id);
     snprintf(pr->blob, sizeof(pr->blob), "%s.json", id);
     inv_state_init(&pr->state, id);
@@ -144,28 +152,35 @@ static void proc_forget_state(product *pr) {
     pr->dirty = 0;
 }
 
+/* List operations; the caller holds proc->mu. */
+static void proc_list_push(proc_node **head, proc_node *n) {
+    n->prev = NULL;
+    n->next = *head;
+    if (*head)
+        (*head)->prev = n;
+    *head = n;
+}
+
+static void proc_list_remove(proc_node **head, proc_node *n) {
+    if (n->prev)
+        n->prev->next = n->next;
+    else
+        *head = n->next;
+    if (n->next)
+        n->next->prev = n->prev;
+    n->prev = n->next = NULL;
+}
+
 static void proc_held_add(product *pr) {
-    processor *p = pr->proc;
-    pthread_mutex_lock(&p->mu);
-    pr->prev = NULL;
-    pr->next = p->held;
-    if (p->held)
-        p->held->prev = pr;
-    p->held = pr;
-    pthread_mutex_unlock(&p->mu);
+    pthread_mutex_lock(&pr->proc->mu);
+    proc_list_push(&pr->proc->held, &pr->held_node);
+    pthread_mutex_unlock(&pr->proc->mu);
 }
 
 static void proc_held_remove(product *pr) {
-    processor *p = pr->proc;
-    pthread_mutex_lock(&p->mu);
-    if (pr->prev)
-        pr->prev->next = pr->next;
-    else
-        p->held = pr->next;
-    if (pr->next)
-        pr->next->prev = pr->prev;
-    pr->prev = pr->next = NULL;
-    pthread_mutex_unlock(&p->mu);
+    pthread_mutex_lock(&pr->proc->mu);
+    proc_list_remove(&pr->proc->held, &pr->held_node);
+    pthread_mutex_unlock(&pr->proc->mu);
 }
 
 /* Gives up the lease handle (releasing it on the server when still held)
@@ -445,11 +460,7 @@ static size_t proc_block(product *pr, int *retry_ms) {
     if (first) {
         pr->blocked = 1;
         pr->blocked_since_ms = worker_time_wall_ms();
-        pr->bprev = NULL;
-        pr->bnext = p->blocked;
-        if (p->blocked)
-            p->blocked->bprev = pr;
-        p->blocked = pr;
+        proc_list_push(&p->blocked, &pr->blocked_node);
         atomic_fetch_add(&p->n_blocked, 1);
         metrics_record_products_blocked(atomic_load(&p->n_blocked));
     }
@@ -476,13 +487,7 @@ static void proc_unblock(product *pr, const char *how) {
     if (!pr->blocked)
         return;
     pthread_mutex_lock(&p->mu);
-    if (pr->bprev)
-        pr->bprev->bnext = pr->bnext;
-    else
-        p->blocked = pr->bnext;
-    if (pr->bnext)
-        pr->bnext->bprev = pr->bprev;
-    pr->bprev = pr->bnext = NULL;
+    proc_list_remove(&p->blocked, &pr->blocked_node);
     pr->blocked = 0;
     atomic_store(&pr->action, PROCESSOR_ACTION_NONE);
     atomic_fetch_sub(&p->n_blocked, 1);
@@ -702,7 +707,8 @@ int processor_storage_healthy(processor *p) {
 char *processor_leases_json(processor *p) {
     json_t *arr = json_array();
     pthread_mutex_lock(&p->mu);
-    for (product *pr = p->held; pr; pr = pr->next) {
+    for (proc_node *n = p->held; n; n = n->next) {
+        const product *pr = n->pr;
         lease *l = pr->lease;
         int64_t left =
             lease_expiry_ms(l) == INT64_MAX ? -1 : lease_expiry_ms(l) - worker_time_mono_ms();
@@ -724,8 +730,8 @@ int processor_is_blocked(processor *p, const char *product_id) {
         return 0;
     int found = 0;
     pthread_mutex_lock(&p->mu);
-    for (product *pr = p->blocked; pr && !found; pr = pr->bnext)
-        found = strcmp(pr->id, product_id) == 0;
+    for (proc_node *n = p->blocked; n && !found; n = n->next)
+        found = strcmp(n->pr->id, product_id) == 0;
     pthread_mutex_unlock(&p->mu);
     return found;
 }
@@ -733,9 +739,9 @@ int processor_is_blocked(processor *p, const char *product_id) {
 int processor_blocked_action(processor *p, const char *product_id, processor_action action) {
     int rc = -1;
     pthread_mutex_lock(&p->mu);
-    for (product *pr = p->blocked; pr; pr = pr->bnext) {
-        if (strcmp(pr->id, product_id) == 0) {
-            atomic_store(&pr->action, (int)action);
+    for (proc_node *n = p->blocked; n; n = n->next) {
+        if (strcmp(n->pr->id, product_id) == 0) {
+            atomic_store(&n->pr->action, (int)action);
             rc = 0;
             break;
         }
@@ -754,10 +760,10 @@ char *processor_blocked_json(processor *p, size_t (*queued)(const char *product_
     /* Snapshot under the lock, then ask for the queue lengths without it:
      * the dispatcher's lock is taken before ours by the drain matchers. */
     pthread_mutex_lock(&p->mu);
-    for (product *pr = p->blocked; pr && arr; pr = pr->bnext)
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:I}", "productId", pr->id, "reason",
-                                             pr->blocked_reason, "since",
-                                             (json_int_t)pr->blocked_since_ms));
+    for (proc_node *n = p->blocked; n && arr; n = n->next)
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:I}", "productId", n->pr->id, "reason",
+                                             n->pr->blocked_reason, "since",
+                                             (json_int_t)n->pr->blocked_since_ms));
     pthread_mutex_unlock(&p->mu);
     size_t i;
     json_t *entry;
