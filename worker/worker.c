@@ -408,7 +408,9 @@ worker *worker_new(const config *cfg, const char *worker_id, lease_manager *leas
                             .tracker = w->tracker,
                             .max_batch = (size_t)config_int(cfg, "worker.max_batch"),
                             .retry_base_ms = (int)config_duration_ms(cfg, "worker.retry_base"),
-                            .retry_max_ms = (int)config_duration_ms(cfg, "worker.retry_max")};
+                            .retry_max_ms = (int)config_duration_ms(cfg, "worker.retry_max"),
+                            .blocked_retry_ms =
+                                (int)config_duration_ms(cfg, "worker.blocked_retry")};
     w->proc = processor_new(&pr);
     if (w->proc == NULL) {
         snprintf(err, errlen, "worker: out of memory");
