@@ -173,9 +173,19 @@ static void wk_revoke(worker *w, rd_kafka_topic_partition_list_t *parts, int los
     /* At shutdown the drain already ran (and its timeout was spent). */
     int64_t drain_ms = atomic_load(&w->stopping) ? 0 : w->drain_timeout_ms;
     wk_drain_match match = {w, parts};
-    if (!lost && dispatcher_wait_drained(w->disp, wk_item_drains, &match, drain_ms) != 0)
+    int64_t end = worker_time_mono_ms() + drain_ms;
+    int drained = !lost && dispatcher_wait_drained(w->disp, wk_item_drains, &match, drain_ms) == 0;
+    if (!lost && !drained)
         log_warn("Drain of revoked partitions timed out; unfinished commands go to the next owner");
     size_t dropped = dispatcher_drop(w->disp, wk_item_in_list, parts);
+    /* A blocked product's periodic re-read may be running now, and a running
+     * batch cannot be dropped: once it is back in its queue (still blocked)
+     * it can, so wait for that rather than leave it to retry here. */
+    while (drained && dispatcher_wait_drained(w->disp, wk_item_in_list, parts, 0) != 0 &&
+           worker_time_mono_ms() < end) {
+        dispatcher_wait_drained(w->disp, wk_item_in_list, parts, 50);
+        dropped += dispatcher_drop(w->disp, wk_item_in_list, parts);
+    }
     if (dropped)
         log_info("Dropped %zu queued commands of revoked partitions", dropped);
     if (!lost)
