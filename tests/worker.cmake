@@ -19,7 +19,8 @@ endif()
 if(TARGET inventory-worker)
   foreach(scenario semantics duplicates empty_blob dead_letters expiry_reconciler lease_stolen
                    storage_outage kafka_outage drain_storage_hang sigterm_handover close_while_joining load
-                   load_kill ownership copartition_mismatch blocked_state)
+                   load_kill ownership copartition_mismatch blocked_state
+                   blocked_rebalance)
     leasehold_test(NAME test_worker_${scenario} LABEL integration TIMEOUT 400
       COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_worker_pipeline.py
       ARGS ${scenario})

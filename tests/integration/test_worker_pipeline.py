@@ -4,7 +4,8 @@
 Usage: test_worker_pipeline.py SCENARIO
   SCENARIO: semantics | duplicates | empty_blob | dead_letters | expiry_reconciler |
             lease_stolen | storage_outage | kafka_outage | drain_storage_hang |
-            sigterm_handover | close_while_joining | load | load_kill | blocked_state
+            sigterm_handover | close_while_joining | load | load_kill | blocked_state |
+            blocked_rebalance
 
 Every run uses its own topics (wtest<random>.*), consumer group and storage
 container, so runs never see each other; the container and the topics are
@@ -1167,6 +1168,42 @@ def scenario_blocked_state(run):
     for c in dl_cmds:
         check_eq(run.outcomes(c["commandId"]), [], "no outcome for a dead-lettered command")
     check_eq(run.stop_worker("w2"), 0, "exit code of w2")
+
+
+def scenario_blocked_rebalance(run):
+    # Blocked products follow their partitions: when a second worker joins,
+    # the first drops the commands of the partitions it gives up (without
+    # waiting for them: they cannot finish) and stops listing those
+    # products; the new owner consumes the commands again and blocks them.
+    import zlib
+    run.env["LEASEHOLD_ADMIN_LISTEN"] = "127.0.0.1:0"
+    run.env["LEASEHOLD_WORKER_IDLE_RELEASE"] = "1s"
+    # librdkafka's default partitioner for keyed messages: crc32(key) % count.
+    products = ["PROD-RB%d" % i for i in range(40)]
+    low = [p for p in products if zlib.crc32(p.encode()) % PARTITIONS < PARTITIONS // 2][:2]
+    high = [p for p in products if zlib.crc32(p.encode()) % PARTITIONS >= PARTITIONS // 2][:2]
+    bad = low + high
+    check_eq(blob_request("PUT", "/" + run.container, {"restype": "container"})[0], 201,
+             "create container")
+    for p in bad:
+        put_blob(run.container, p, b"not a state")
+    run.start_worker("w1")
+    run.send("reservations", [run.command("reserve", p, quantity=1, customerId="C") for p in bad])
+    wait_for(lambda: sorted(e["productId"] for e in blocked_list(run, "w1")) == sorted(bad),
+             "all four blocked on w1")
+    run.start_worker("w2")
+
+    def split():
+        on1 = {e["productId"] for e in blocked_list(run, "w1")}
+        on2 = {e["productId"] for e in blocked_list(run, "w2")}
+        return on1 and on2 and not on1 & on2 and on1 | on2 == set(bad) and (on1, on2)
+    on1, on2 = wait_for(split, "each blocked product on exactly one worker, both used")
+    check(on1 in (set(low), set(high)) and on2 in (set(low), set(high)),
+          "split by partition halves: %r / %r" % (on1, on2))
+    check_eq(metric_value(run, "w1", "leasehold_products_blocked")
+             + metric_value(run, "w2", "leasehold_products_blocked"), 4.0, "gauges")
+    for wid in ("w1", "w2"):
+        check_eq(run.stop_worker(wid), 0, "exit code of " + wid)
 
 
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items()
