@@ -37,6 +37,7 @@ enum {
     OPT_INITIAL_STOCK,
     OPT_MAX_QUANTITY,
     OPT_CUSTOMERS,
+    OPT_WORKER,
     OPT_HELP
 };
 
@@ -73,6 +74,7 @@ static const struct option args_options[] = {
     {"initial-stock", required_argument, NULL, OPT_INITIAL_STOCK},
     {"max-quantity", required_argument, NULL, OPT_MAX_QUANTITY},
     {"customers", required_argument, NULL, OPT_CUSTOMERS},
+    {"worker", required_argument, NULL, OPT_WORKER},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0}};
 
@@ -90,6 +92,9 @@ static const struct {
     {"load", ARGS_LOAD, 0, LOAD_OPTS},
     {"serve", ARGS_SERVE, 0, GLOBAL_OPTS | BIT(OPT_LISTEN) | BIT(OPT_TIMEOUT)},
     {"config-markdown", ARGS_CONFIG_MARKDOWN, 0, BIT(OPT_HELP)},
+    {"blocked", ARGS_BLOCKED, 0, BIT(OPT_WORKER) | BIT(OPT_HELP)},
+    {"retry-blocked", ARGS_BLOCKED_RETRY, 1, BIT(OPT_WORKER) | BIT(OPT_HELP)},
+    {"dead-letter-blocked", ARGS_BLOCKED_DEAD_LETTER, 1, BIT(OPT_WORKER) | BIT(OPT_HELP)},
 };
 
 const char *args_usage(void) {
@@ -105,6 +110,9 @@ const char *args_usage(void) {
            "       [--prefix P] [--run-id ID] [--initial-stock N] [--max-quantity N]\n"
            "       [--customers N] [--timeout DURATION]\n"
            "  serve --listen ADDR:PORT         REST gateway (POST .../reserve, .../release, GET)\n"
+           "  blocked --worker ADDR:PORT       list a worker's blocked products (state unreadable)\n"
+           "  retry-blocked PRODUCT --worker ADDR:PORT        re-read its state, apply its queue\n"
+           "  dead-letter-blocked PRODUCT --worker ADDR:PORT  dead-letter its queued commands\n"
            "  config-markdown                  print the configuration keys as a Markdown table\n"
            "global options: --config FILE, --brokers HOST:PORT[,...], --help\n"
            "exit codes: 0 success, 3 rejected by the domain, 1 error\n";
@@ -264,6 +272,9 @@ static int args_store(int opt, const char *name, const char *v, producer_args *a
     case OPT_LISTEN:
         a->listen = v;
         return 0;
+    case OPT_WORKER:
+        a->worker = v;
+        return 0;
     default:
         return args_load_option(opt, name, v, &a->load, err, errlen);
     }
@@ -293,6 +304,15 @@ static int args_check(const producer_args *a, const char *cmd, char *err, size_t
         }
         if (!a->reservation && !(a->customer && a->quantity)) {
             snprintf(err, errlen, "%s: needs --reservation ID or --customer ID --quantity N", cmd);
+            return -1;
+        }
+        return 0;
+    case ARGS_BLOCKED:
+    case ARGS_BLOCKED_RETRY:
+    case ARGS_BLOCKED_DEAD_LETTER:
+        if (!a->worker) {
+            snprintf(err, errlen, "%s: --worker ADDR:PORT is required (the worker's admin address)",
+                     cmd);
             return -1;
         }
         return 0;

@@ -8,6 +8,9 @@
  *     load [--products N --count N --rate R --mix R:L:S --hot F --duplicates F
  *           --invalid F --seed S --prefix P --run-id ID --initial-stock N --max-quantity N]
  *     serve --listen ADDR:PORT
+ *     blocked --worker ADDR:PORT
+ *     retry-blocked PRODUCT --worker ADDR:PORT
+ *     dead-letter-blocked PRODUCT --worker ADDR:PORT
  *     config-markdown
  *   options: --config FILE --brokers LIST --wait --timeout DURATION --command-id ID
  *
@@ -30,7 +33,10 @@ typedef enum args_command {
     ARGS_GET,
     ARGS_LOAD,
     ARGS_SERVE,
-    ARGS_CONFIG_MARKDOWN /* the configuration table for docs/producer.md */
+    ARGS_CONFIG_MARKDOWN, /* the configuration table for docs/producer.md */
+    ARGS_BLOCKED,         /* a worker's blocked products (its admin API) */
+    ARGS_BLOCKED_RETRY,
+    ARGS_BLOCKED_DEAD_LETTER
 } args_command;
 
 typedef struct producer_args {
@@ -45,6 +51,7 @@ typedef struct producer_args {
     const char *command_id;
     const char *timeout; /* duration text ("10s", "500ms"), NULL = configured default */
     const char *listen;  /* serve */
+    const char *worker;  /* blocked*: the worker's admin address ADDR:PORT */
     int wait;
     load_options load;
 } producer_args;
