@@ -1078,6 +1078,11 @@ def put_blob(container, product, content, meta=None):
     check_eq(status, 201, "PUT %s from outside (%s)" % (product, body[:200]))
 
 
+def producer_cli(run, *args):
+    return subprocess.run([os.path.join(BIN, "inventory-producer")] + list(args), env=run.env,
+                          capture_output=True, text=True, timeout=60)
+
+
 def blocked_list(run, wid):
     status, body = http_get("http://127.0.0.1:%s/api/blocked" % admin_port(run, wid))
     check_eq(status, 200, "GET /api/blocked of " + wid)
@@ -1152,8 +1157,15 @@ def scenario_blocked_state(run):
                run.command("reserve", bad, quantity=1, customerId="C5")]
     run.send("reservations", dl_cmds)
     wait_blocked(run, "w2", bad, 2)
-    status, _ = http_post("http://127.0.0.1:%s/api/blocked/%s/dead-letter" % (admin_port(run, "w2"), bad))
-    check_eq(status, 202, "POST dead-letter")
+    # This time through the CLI, which calls the same admin API.
+    worker = "127.0.0.1:%s" % admin_port(run, "w2")
+    listed = producer_cli(run, "blocked", "--worker", worker)
+    check_eq((listed.returncode, [e["productId"] for e in json.loads(listed.stdout)["blocked"]]),
+             (0, [bad]), "inventory-producer blocked")
+    done = producer_cli(run, "dead-letter-blocked", bad, "--worker", worker)
+    check_eq((done.returncode, json.loads(done.stdout)),
+             (0, {"productId": bad, "action": "dead-letter", "status": "scheduled"}),
+             "inventory-producer dead-letter-blocked")
     letters = wait_for(lambda: len(run.dlq.all()) >= 2 and run.dlq.all(), "2 dead letters")
     check_eq(len(letters), 2, "dead letters")
     for c, d in zip(dl_cmds, sorted(letters, key=lambda d: d["offset"])):
@@ -1161,6 +1173,8 @@ def scenario_blocked_state(run):
                  ("state_unreadable", run.topics["reservations"], bad), "dead letter")
         check_eq(json.loads(d["payload"])["commandId"], c["commandId"], "dead letter payload")
     check_eq(blocked_list(run, "w2"), [], "/api/blocked after the dead-letter")
+    check_eq(producer_cli(run, "retry-blocked", bad, "--worker", worker).returncode, 3,
+             "exit code of retry-blocked for a product that is not blocked")
     # The offsets moved past them: a command behind them on another product is
     # applied, and none of the dead-lettered ones has an outcome.
     ev = step(run, "reserve", ok, quantity=1, customerId="C6")
