@@ -61,12 +61,12 @@ typedef struct product {
     char unreadable[400];        /* why the last load failed for good */
     /* Blocked: changed by the key's pool thread under proc->mu. */
     int blocked;
-    int operator_retry;         /* this run was asked for by an operator */
+    int operator_retry;          /* this run was asked for by an operator */
     char blocked_reason[400];
-    int64_t blocked_since_ms;   /* wall clock */
-    int64_t blocked_warned_ms;  /* opts.now_ms() of the last WARN */
-    atomic_int action;          /* processor_action, set by processor_blocked_action */
-    proc_node blocked_node;     /* on processor.blocked while blocked */
+    int64_t blocked_since_ms;    /* wall clock */
+    int64_t blocked_warned_ms;   /* opts.now_ms() of the last WARN */
+    atomic_int action;           /* processor_action, set by processor_blocked_action */
+    proc_node blocked_node;      /* on processor.blocked while blocked */
 } product;
 
 struct processor {
@@ -75,9 +75,9 @@ struct processor {
     atomic_int storage_ok;
     atomic_int abandoned; /* processor_abandon */
     pthread_mutex_t mu;
-    proc_node *held;          /* products holding a lease */
-    proc_node *blocked;       /* blocked products */
-    atomic_size_t n_blocked;  /* written under mu; read without it as a fast path */
+    proc_node *held;         /* products holding a lease */
+    proc_node *blocked;      /* blocked products */
+    atomic_size_t n_blocked; /* written under mu; read without it as a fast path */
 };
 
 /* Exponential backoff with full jitter: uniform in [base/2, min(max, base*2^n)]. */
