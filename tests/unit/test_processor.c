@@ -59,6 +59,8 @@ typedef struct fake_world {
         void *opaque;
     } dl_done[8];
     size_t n_dead_letters;
+    int dead_letter_calls;
+    int dead_letter_refuse; /* refuse the call with this number (1 = the first), 0 = none */
 } fake_world;
 
 static fake_world W;
@@ -223,6 +225,8 @@ int __wrap_publisher_send_dead_letter(publisher *p, const char *key, size_t key_
                                       const char *record, void (*done)(void *opaque),
                                       void *opaque) {
     (void)p;
+    if (++W.dead_letter_calls == W.dead_letter_refuse)
+        return -1;
     assert_int_equal(key_len, strlen("PROD-1"));
     assert_memory_equal(key, "PROD-1", key_len);
     assert_true(W.n_dead_letters < 8);
@@ -831,6 +835,59 @@ static void test_processor_blocked_dead_letter_finishes_offsets(void **state) {
     free_items(items, 2);
 }
 
+/* More queued than one batch (max_batch), and a dead letter that cannot be
+ * queued: the action carries over to the next runs until the queue is
+ * empty; nothing is finished before its dead letter is delivered. */
+static void test_processor_blocked_dead_letter_across_runs(void **state) {
+    fixture *f = *state;
+    processor_free(f->proc);
+    processor_options o = {.container = "inventory",
+                           .tracker = f->tracker,
+                           .max_batch = 2,
+                           .retry_base_ms = 10,
+                           .retry_max_ms = 100,
+                           .now_ms = fake_clock_ms};
+    f->proc = processor_new(&o);
+    f->ops = processor_dispatcher_ops(f->proc);
+    char *good = valid_then_garbage(f, "garbage");
+    work_item *items[3] = {item(f, INV_CMD_RESERVE, "r1", 1, "C"),
+                           item(f, INV_CMD_RESERVE, "r2", 1, "C"),
+                           item(f, INV_CMD_RESERVE, "r3", 1, "C")};
+    int retry;
+    assert_int_equal(run_batch(f, items, 3, &retry), 0);
+    assert_int_equal(processor_blocked_action(f->proc, "PROD-1", PROCESSOR_ACTION_DEAD_LETTER),
+                     0);
+    W.dead_letter_refuse = 2; /* the second one cannot be queued */
+    assert_int_equal(run_batch(f, items, 3, &retry), 1);
+    assert_true(retry >= 5 && retry <= 100);
+    assert_int_equal(W.n_dead_letters, 1);
+    assert_int_equal(run_batch(f, items + 1, 2, &retry), 2); /* one batch: max_batch 2 */
+    assert_int_equal(W.n_dead_letters, 3);
+    assert_int_equal(processor_is_blocked(f->proc, "PROD-1"), 0);
+    assert_int_equal(W.reads, 2); /* the restock's and the one that blocked: no more */
+    assert_int_equal(W.n_published, 0);
+    assert_int_equal(offset_tracker_position(f->tracker, "inventory.reservations", 0), 1);
+    deliver_dead_letters();
+    assert_int_equal(offset_tracker_position(f->tracker, "inventory.reservations", 0), 4);
+
+    /* Three queued, two per batch: the rest follows at once (retry 0). */
+    work_item *more[3] = {item(f, INV_CMD_RESERVE, "r4", 1, "C"),
+                          item(f, INV_CMD_RESERVE, "r5", 1, "C"),
+                          item(f, INV_CMD_RESERVE, "r6", 1, "C")};
+    assert_int_equal(run_batch(f, more, 3, &retry), 0);
+    assert_int_equal(processor_blocked_action(f->proc, "PROD-1", PROCESSOR_ACTION_DEAD_LETTER),
+                     0);
+    assert_int_equal(run_batch(f, more, 3, &retry), 2);
+    assert_int_equal(retry, 0);
+    assert_int_equal(processor_is_blocked(f->proc, "PROD-1"), 1);
+    assert_int_equal(run_batch(f, more + 2, 1, &retry), 1);
+    assert_int_equal(processor_is_blocked(f->proc, "PROD-1"), 0);
+    assert_int_equal(W.n_dead_letters, 6);
+    free(good);
+    free_items(items, 3);
+    free_items(more, 3);
+}
+
 /* Storage 5xx and timeouts stay transient (short backoff, not blocked); a
  * definitive 4xx on the read blocks. */
 static void test_processor_read_errors_classified(void **state) {
@@ -881,6 +938,7 @@ int main(void) {
         T(test_processor_blocked_retry_after_repair_applies),
         T(test_processor_blocked_dead_letter_finishes_offsets),
         T(test_processor_read_errors_classified),
+        T(test_processor_blocked_dead_letter_across_runs),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
