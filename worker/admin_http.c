@@ -1,7 +1,8 @@
 /* admin_http.c -- the worker's operator HTTP endpoint (see admin_http.h).
  *
- * libmicrohttpd does the HTTP; this file only routes GET requests to small
- * handlers that each produce (status, content type, body). The listening
+ * libmicrohttpd does the HTTP; this file only routes GET requests, and
+ * POSTs to the two repair paths of blocked products, to small handlers that
+ * each produce (status, content type, body). Request bodies are never read. The listening
  * socket is created here rather than by libmicrohttpd so that a failure can
  * name the address and the system's reason ("Address already in use"),
  * which MHD_start_daemon does not report; the daemon takes the socket over

@@ -10,8 +10,8 @@
  * consumes them again.
  *
  * Threads: worker_run on one thread; worker_ready / worker_alive /
- * worker_leases_json / worker_assignment_json from any thread (the admin
- * endpoint's).
+ * worker_leases_json / worker_assignment_json / worker_blocked_json /
+ * worker_blocked_action from any thread (the admin endpoint's).
  */
 #ifndef LEASEHOLD_WORKER_WORKER_H
 #define LEASEHOLD_WORKER_WORKER_H
