@@ -478,6 +478,7 @@ static struct {
     metrics_family *renewals, *renewal_failures, *acquire_contended, *leases_lost, *handoff;
     metrics_family *leader, *consumer_lag, *dead_letters, *sweeps, *expired, *stages;
     metrics_family *sweep_lists, *sweep_reads, *sweep_duration;
+    metrics_family *products_blocked;
     pthread_mutex_t handoff_mu;
     metrics_handoff_slot handoff_slots[METRICS_HANDOFF_SLOTS];
 } metrics_lh = {.handoff_mu = PTHREAD_MUTEX_INITIALIZER};
@@ -549,6 +550,8 @@ static void metrics_lh_init(void) {
                  sizeof(handoff) / sizeof(handoff[0]),
                  "Time from the first refused acquire of a lease to acquiring it.");
     LH_GAUGE(leader, "leasehold_leader", "1 while this process leads the reconciler, else 0.");
+    LH_GAUGE(products_blocked, "leasehold_products_blocked",
+             "Products whose state cannot be read or decoded; their commands wait (/api/blocked).");
     LH_GAUGE(consumer_lag, "leasehold_consumer_lag_messages",
              "Messages behind the log end, summed over assigned partitions.");
     LH_COUNTER(dead_letters, "leasehold_dead_letters_total", reason_kind,
@@ -613,6 +616,11 @@ void metrics_record_leader(int is_leader) {
 void metrics_record_consumer_lag(int64_t messages) {
     metrics_default();
     metrics_gauge_set(metrics_lh.consumer_lag, NULL, (double)messages);
+}
+
+void metrics_record_products_blocked(size_t n) {
+    metrics_default();
+    metrics_gauge_set(metrics_lh.products_blocked, NULL, (double)n);
 }
 
 void metrics_record_dead_letter(const char *reason_kind) {

@@ -107,6 +107,8 @@ void metrics_record_sweep_cost(size_t list_requests, size_t state_reads, double 
 /* leasehold_leases_held: overrides the event-driven count with the truth
  * (e.g. lease_manager_held_count() from a /metrics collect hook). */
 void metrics_record_leases_held(size_t n);
+/* leasehold_products_blocked: products whose state cannot be read. */
+void metrics_record_products_blocked(size_t n);
 
 /* leasehold_stage_seconds{stage}: where a command's time goes, one
  * histogram per stage (buckets 0.5 ms .. 30 s). In pipeline order: */

@@ -19,7 +19,8 @@ endif()
 if(TARGET inventory-worker)
   foreach(scenario semantics duplicates empty_blob dead_letters expiry_reconciler lease_stolen
                    storage_outage kafka_outage drain_storage_hang sigterm_handover close_while_joining load
-                   load_kill ownership copartition_mismatch)
+                   load_kill ownership copartition_mismatch blocked_state
+                   blocked_rebalance)
     leasehold_test(NAME test_worker_${scenario} LABEL integration TIMEOUT 400
       COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_worker_pipeline.py
       ARGS ${scenario})
@@ -30,9 +31,11 @@ endif()
 if(TARGET leasehold_worker_core)
   set(PROCESSOR_WRAPS lease_try_acquire lease_read lease_write lease_release lease_free lease_abandon lease_id
       lease_name lease_is_held lease_epoch lease_expiry_ms lease_renewal_count
-      lease_loss_reason_name lease_manager_client blob_client_abort publisher_send_events)
+      lease_loss_reason_name lease_manager_client blob_client_abort publisher_send_events
+      publisher_send_dead_letter log_write)
   leasehold_test(NAME test_processor LABEL unit
     SOURCES unit/test_processor.c ${PROJECT_SOURCE_DIR}/worker/processor.c
+      ${PROJECT_SOURCE_DIR}/worker/dead_letter.c
     LIBS leasehold_worker_core PkgConfig::JANSSON)
   target_include_directories(test_processor PRIVATE ${PROJECT_SOURCE_DIR}/lease/include)
   foreach(sym ${PROCESSOR_WRAPS})

@@ -1,7 +1,8 @@
 /* admin_http.c -- the worker's operator HTTP endpoint (see admin_http.h).
  *
- * libmicrohttpd does the HTTP; this file only routes GET requests to small
- * handlers that each produce (status, content type, body). The listening
+ * libmicrohttpd does the HTTP; this file only routes GET requests, and
+ * POSTs to the two repair paths of blocked products, to small handlers that
+ * each produce (status, content type, body). Request bodies are never read. The listening
  * socket is created here rather than by libmicrohttpd so that a failure can
  * name the address and the system's reason ("Address already in use"),
  * which MHD_start_daemon does not report; the daemon takes the socket over
@@ -30,6 +31,7 @@
 #define ADMIN_MAX_CONNECTIONS 64
 #define ADMIN_CONNECTION_TIMEOUT_S 30
 #define ADMIN_INVENTORY_PREFIX "/api/inventory/"
+#define ADMIN_BLOCKED_PREFIX "/api/blocked/"
 #define ADMIN_CONTENT_JSON "application/json"
 #define ADMIN_CONTENT_TEXT "text/plain; charset=utf-8"
 
@@ -191,6 +193,51 @@ static void admin_handle_inventory(admin_http *a, const char *product_id, admin_
     admin_inventory_from_storage(a, product_id, r);
 }
 
+/* "/api/blocked/{productId}/{retry|dead-letter}": 1 with the id copied
+ * into `id` and the action set, else 0. */
+static int admin_parse_blocked_path(const char *url, char *id, size_t idcap,
+                                    admin_http_blocked_action *action) {
+    if (strncmp(url, ADMIN_BLOCKED_PREFIX, strlen(ADMIN_BLOCKED_PREFIX)) != 0)
+        return 0;
+    const char *start = url + strlen(ADMIN_BLOCKED_PREFIX);
+    const char *slash = strchr(start, '/');
+    if (slash == NULL || (size_t)(slash - start) >= idcap)
+        return 0;
+    if (strcmp(slash + 1, "retry") == 0)
+        *action = ADMIN_HTTP_BLOCKED_RETRY;
+    else if (strcmp(slash + 1, "dead-letter") == 0)
+        *action = ADMIN_HTTP_BLOCKED_DEAD_LETTER;
+    else
+        return 0;
+    memcpy(id, start, (size_t)(slash - start));
+    id[slash - start] = '\0';
+    return 1;
+}
+
+/* The operator's repair of a blocked product; the work itself runs on the
+ * product's pool thread, hence 202. */
+static void admin_handle_blocked_action(admin_http *a, const char *product_id,
+                                        admin_http_blocked_action action, admin_reply *r) {
+    char msg[160];
+    if (!admin_product_id_valid(product_id)) {
+        admin_reply_error_json(r, MHD_HTTP_BAD_REQUEST,
+                               "productId: must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$");
+        return;
+    }
+    if (!a->cb.blocked_action || a->cb.blocked_action(product_id, action, a->cb.opaque) != 0) {
+        snprintf(msg, sizeof(msg), "product %s is not blocked on this worker", product_id);
+        admin_reply_error_json(r, MHD_HTTP_NOT_FOUND, msg);
+        return;
+    }
+    json_t *obj = json_pack("{s:s, s:s, s:s}", "productId", product_id, "action",
+                            action == ADMIN_HTTP_BLOCKED_RETRY ? "retry" : "dead-letter",
+                            "status", "scheduled");
+    r->status = MHD_HTTP_ACCEPTED;
+    r->content_type = ADMIN_CONTENT_JSON;
+    r->body = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+    json_decref(obj);
+}
+
 static void admin_route(admin_http *a, const char *url, admin_reply *r) {
     if (strcmp(url, "/healthz") == 0)
         admin_handle_healthz(a, r);
@@ -200,6 +247,8 @@ static void admin_route(admin_http *a, const char *url, admin_reply *r) {
         admin_handle_metrics(a, r);
     else if (strcmp(url, "/api/leases") == 0)
         admin_handle_document(a, a->cb.leases_json, "{\"leases\":[]}", "leases", r);
+    else if (strcmp(url, "/api/blocked") == 0)
+        admin_handle_document(a, a->cb.blocked_json, "{\"blocked\":[]}", "blocked", r);
     else if (strcmp(url, "/api/assignment") == 0)
         admin_handle_document(a, a->cb.assignment_json, "{\"partitions\":[]}", "assignment", r);
     else if (strncmp(url, ADMIN_INVENTORY_PREFIX, strlen(ADMIN_INVENTORY_PREFIX)) == 0)
@@ -218,13 +267,22 @@ static enum MHD_Result admin_access(void *cls, struct MHD_Connection *conn, cons
     admin_reply r = {0};
     int is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
     int is_head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+    int is_post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+    char product_id[INV_PRODUCT_MAX + 2];
+    admin_http_blocked_action action;
+    int repair = admin_parse_blocked_path(url, product_id, sizeof(product_id), &action);
     /* Request bodies are not used by any endpoint: let libmicrohttpd skip
      * them and answer once the request is complete. */
     if (*upload_data_size != 0) {
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (!is_get && !is_head)
+    /* The repair paths change things: POST only, and POST nowhere else. */
+    if (repair && is_post)
+        admin_handle_blocked_action(a, product_id, action, &r);
+    else if (repair)
+        admin_reply_error_json(&r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
+    else if (!is_get && !is_head)
         admin_reply_text(&r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
     else
         admin_route(a, url, &r);
@@ -239,7 +297,7 @@ static enum MHD_Result admin_access(void *cls, struct MHD_Connection *conn, cons
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r.content_type);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (r.status == MHD_HTTP_METHOD_NOT_ALLOWED)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, repair ? "POST" : "GET, HEAD");
     enum MHD_Result ret = MHD_queue_response(conn, r.status, resp);
     MHD_destroy_response(resp);
     return ret;

@@ -10,7 +10,15 @@
  *        (createdAt/expiresAt in unix ms), 400 invalid productId, 404 unknown
  *        product, 503 storage unreachable
  *   GET /api/leases               JSON from the worker's callback
- * Anything else is 404 (unknown path) or 405 (other method). Error bodies are
+ *   GET /api/blocked              products whose state cannot be read (callback)
+ *   POST /api/blocked/{product}/retry        re-read the state, apply the queue
+ *   POST /api/blocked/{product}/dead-letter  dead-letter the queued commands
+ *        202 {"productId","action","status":"scheduled"}, 404 not blocked here,
+ *        400 invalid productId
+ * Anything else is 404 (unknown path) or 405 (other method: POST is accepted
+ * on the two repair paths only, and only POST there). There is no
+ * authentication: the port must not be reachable from outside the host or
+ * pod. Error bodies are
  * JSON {"error": "..."} on /api/ paths and plain text elsewhere.
  *
  * The product state comes from callbacks.inventory when set, otherwise
@@ -38,6 +46,11 @@ typedef enum admin_http_code {
 
 const char *admin_http_strerror(admin_http_code code);
 
+typedef enum admin_http_blocked_action {
+    ADMIN_HTTP_BLOCKED_RETRY = 0,
+    ADMIN_HTTP_BLOCKED_DEAD_LETTER
+} admin_http_blocked_action;
+
 typedef struct admin_http_callbacks {
     /* /healthz: non-zero while the main loop is alive. NULL = always alive. */
     int (*alive)(void *opaque);
@@ -55,6 +68,13 @@ typedef struct admin_http_callbacks {
      * "partitions":[{"topic","partition"}]}; NULL -> 500. NULL callback ->
      * {"partitions":[]}. */
     char *(*assignment_json)(void *opaque);
+    /* GET /api/blocked: malloc'd JSON {"blocked":[{"productId","reason",
+     * "since","queued"}]}; NULL -> 500. NULL callback -> {"blocked":[]}. */
+    char *(*blocked_json)(void *opaque);
+    /* POST /api/blocked/{productId}/{retry|dead-letter} (id validated): 0
+     * when scheduled, -1 when the product is not blocked here. NULL -> 404. */
+    int (*blocked_action)(const char *product_id, admin_http_blocked_action action,
+                          void *opaque);
     /* /api/inventory/{productId} override (product id already validated):
      * return the HTTP status and set *json to a malloc'd body (an object as
      * described above for 200, or NULL for the standard error body). */

@@ -35,6 +35,7 @@ typedef struct dkey {
     dkey_state state;
     int want_idle;       /* next run is an idle call (release the slot) */
     int releasing;       /* an idle call runs: the slot is being freed, never look inside */
+    int wake;            /* dispatcher_wake while RUNNING: skip the retry delay */
     int64_t run_at;      /* WAITING: monotonic ms */
     int64_t last_active; /* when the queue last became empty */
     struct dkey *hnext;  /* hash chain */
@@ -95,7 +96,10 @@ static void dispatch_make_ready(dispatcher *d, dkey *k) {
 
 /* After a run: decide the key's next state. Called with the lock held. */
 static void dispatch_settle(dispatcher *d, dkey *k, int64_t retry_at) {
-    if (retry_at >= 0) {
+    if (retry_at >= 0 && k->wake) {
+        k->wake = 0;
+        dispatch_make_ready(d, k);
+    } else if (retry_at >= 0) {
         k->state = DKEY_WAITING;
         k->run_at = retry_at;
     } else if (k->n > 0) {
@@ -372,6 +376,26 @@ size_t dispatcher_drop(dispatcher *d, dispatcher_match_fn match, void *arg) {
     pthread_cond_broadcast(&d->progress);
     pthread_mutex_unlock(&d->mu);
     return dropped;
+}
+
+int dispatcher_wake(dispatcher *d, const char *key) {
+    pthread_mutex_lock(&d->mu);
+    dkey *k = dispatch_lookup(d, key);
+    int rc = k && k->n > 0 ? 0 : -1;
+    if (rc == 0 && k->state == DKEY_WAITING)
+        dispatch_make_ready(d, k);
+    else if (rc == 0 && k->state == DKEY_RUNNING)
+        k->wake = 1; /* the run in progress may be about to ask for a delay */
+    pthread_mutex_unlock(&d->mu);
+    return rc;
+}
+
+size_t dispatcher_key_queued(dispatcher *d, const char *key) {
+    pthread_mutex_lock(&d->mu);
+    dkey *k = dispatch_lookup(d, key);
+    size_t n = k ? k->n : 0;
+    pthread_mutex_unlock(&d->mu);
+    return n;
 }
 
 /* An idle key whose slot `match` selects (NULL: every one). A slot whose

@@ -61,6 +61,13 @@ int dispatcher_wait_drained(dispatcher *d, dispatcher_match_fn match, void *arg,
  * being processed right now; returns how many were dropped. */
 size_t dispatcher_drop(dispatcher *d, dispatcher_match_fn match, void *arg);
 
+/* Runs `key` now if it is waiting for its retry delay (an operator asked
+ * for it). 0 when the key has queued items, -1 when it has none. */
+int dispatcher_wake(dispatcher *d, const char *key);
+
+/* Items queued under `key` (including a batch being processed). */
+size_t dispatcher_key_queued(dispatcher *d, const char *key);
+
 /* Runs `idle` now for every key with nothing queued and a filled slot that
  * `match` selects (NULL: every such key), and waits (up to timeout_ms)
  * until those slots are released. `match` runs under the dispatcher's lock

@@ -65,6 +65,15 @@ static char *main_assignment_json(void *opaque) {
     return worker_assignment_json(opaque);
 }
 
+static char *main_blocked_json(void *opaque) {
+    return worker_blocked_json(opaque);
+}
+
+static int main_blocked_action(const char *product_id, admin_http_blocked_action action,
+                               void *opaque) {
+    return worker_blocked_action(opaque, product_id, action == ADMIN_HTTP_BLOCKED_DEAD_LETTER);
+}
+
 static void main_collect(void *opaque) {
     worker_collect_metrics(opaque);
 }
@@ -90,6 +99,8 @@ static int main_start_admin(main_services *s, const config *cfg, char *err, size
     opts.callbacks.ready = main_ready;
     opts.callbacks.leases_json = main_leases_json;
     opts.callbacks.assignment_json = main_assignment_json;
+    opts.callbacks.blocked_json = main_blocked_json;
+    opts.callbacks.blocked_action = main_blocked_action;
     opts.callbacks.collect = main_collect;
     opts.callbacks.opaque = s->worker;
     if (admin_http_start(&opts, &s->admin, err, errlen) != ADMIN_HTTP_OK)

@@ -9,6 +9,11 @@
  * Products holding a lease are also on a list (under `mu`) so the admin
  * endpoint can show them; only lease accessors, which are thread-safe, are
  * read from that list.
+ *
+ * Blocked products (state unreadable, see processor.h) are on a second list
+ * under `mu`: the pool thread running the key changes the blocked fields
+ * with `mu` held, other threads read them under it. The operator's action
+ * is an atomic the admin thread sets; the key's next run takes it.
  */
 #include "processor.h"
 
@@ -20,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dead_letter.h"
 #include "inventory.h"
 #include "log.h"
 #include "metrics.h"
@@ -27,6 +33,15 @@
 #include "worker_time.h"
 
 #define PROCESSOR_OOM_RETRY_MS 100
+#define PROCESSOR_BLOCKED_RETRY_MS 30000
+#define PROCESSOR_BLOCKED_WARN_MS 60000
+#define PROC_LOAD_UNREADABLE (-2) /* proc_load_state: a permanent failure, see proc_block */
+
+/* A place on one of the processor's lists (held, blocked); `pr` is its product. */
+typedef struct proc_node {
+    struct proc_node *prev, *next;
+    struct product *pr;
+} proc_node;
 
 typedef struct product {
     processor *proc;
@@ -42,7 +57,17 @@ typedef struct product {
     atomic_int partition;        /* of the latest batch; read by rebalance callbacks */
     int64_t run_start_us;        /* monotonic start of the current run (queue_wait) */
     unsigned seed;               /* jitter */
-    struct product *prev, *next; /* held list */
+    proc_node held_node;         /* on processor.held while holding a lease */
+    size_t queued;               /* commands queued at the start of the run */
+    char unreadable[400];        /* why the last load failed for good */
+    /* Blocked: changed by the key's pool thread under proc->mu. */
+    int blocked;
+    int operator_retry;          /* this run was asked for by an operator */
+    char blocked_reason[400];
+    int64_t blocked_since_ms;    /* wall clock */
+    int64_t blocked_warned_ms;   /* opts.now_ms() of the last WARN */
+    atomic_int action;           /* processor_action, set by processor_blocked_action */
+    proc_node blocked_node;      /* on processor.blocked while blocked */
 } product;
 
 struct processor {
@@ -51,7 +76,9 @@ struct processor {
     atomic_int storage_ok;
     atomic_int abandoned; /* processor_abandon */
     pthread_mutex_t mu;
-    product *held; /* products holding a lease */
+    proc_node *held;         /* products holding a lease */
+    proc_node *blocked;      /* blocked products */
+    atomic_size_t n_blocked; /* written under mu; read without it as a fast path */
 };
 
 /* Exponential backoff with full jitter: uniform in [base/2, min(max, base*2^n)]. */
@@ -109,6 +136,8 @@ static product *proc_product_new(processor *p, const char *id) {
     if (pr == NULL)
         return NULL;
     pr->proc = p;
+    pr->held_node.pr = pr;
+    pr->blocked_node.pr = pr;
     snprintf(pr->id, sizeof(pr->id), "%s", id);
     snprintf(pr->blob, sizeof(pr->blob), "%s.json", id);
     inv_state_init(&pr->state, id);
@@ -125,28 +154,35 @@ static void proc_forget_state(product *pr) {
     pr->dirty = 0;
 }
 
+/* List operations; the caller holds proc->mu. */
+static void proc_list_push(proc_node **head, proc_node *n) {
+    n->prev = NULL;
+    n->next = *head;
+    if (*head)
+        (*head)->prev = n;
+    *head = n;
+}
+
+static void proc_list_remove(proc_node **head, proc_node *n) {
+    if (n->prev)
+        n->prev->next = n->next;
+    else
+        *head = n->next;
+    if (n->next)
+        n->next->prev = n->prev;
+    n->prev = n->next = NULL;
+}
+
 static void proc_held_add(product *pr) {
-    processor *p = pr->proc;
-    pthread_mutex_lock(&p->mu);
-    pr->prev = NULL;
-    pr->next = p->held;
-    if (p->held)
-        p->held->prev = pr;
-    p->held = pr;
-    pthread_mutex_unlock(&p->mu);
+    pthread_mutex_lock(&pr->proc->mu);
+    proc_list_push(&pr->proc->held, &pr->held_node);
+    pthread_mutex_unlock(&pr->proc->mu);
 }
 
 static void proc_held_remove(product *pr) {
-    processor *p = pr->proc;
-    pthread_mutex_lock(&p->mu);
-    if (pr->prev)
-        pr->prev->next = pr->next;
-    else
-        p->held = pr->next;
-    if (pr->next)
-        pr->next->prev = pr->prev;
-    pr->prev = pr->next = NULL;
-    pthread_mutex_unlock(&p->mu);
+    pthread_mutex_lock(&pr->proc->mu);
+    proc_list_remove(&pr->proc->held, &pr->held_node);
+    pthread_mutex_unlock(&pr->proc->mu);
 }
 
 /* Gives up the lease handle (releasing it on the server when still held)
@@ -223,7 +259,17 @@ static proc_acquire proc_acquire_lease(product *pr, void *const *items, size_t n
     return PROC_ACQUIRED;
 }
 
-/* Reads and decodes the state under the lease. 0, or -1 (retry later). */
+/* A read refused for good: a definitive HTTP 4xx about this blob. Not the
+ * lease's own answers (404 gone, 409/412: handled as a lost lease), not
+ * credentials (401/403 concern every product: the worker goes unready
+ * instead) and not 429 or 5xx/timeouts, which are transient. */
+static int proc_read_failure_permanent(lease_code rc, const lease_error *err) {
+    return rc == LEASE_ERR_STORAGE && err->storage.code == BLOB_ERR_HTTP &&
+           err->storage.http_status != 429;
+}
+
+/* Reads and decodes the state under the lease. 0, -1 (retry later), or
+ * PROC_LOAD_UNREADABLE with pr->unreadable saying why (the product blocks). */
 static int proc_load_state(product *pr) {
     char *data = NULL;
     size_t len = 0;
@@ -231,10 +277,15 @@ static int proc_load_state(product *pr) {
     int64_t start_us = worker_time_mono_us();
     lease_code rc = lease_read(pr->lease, &data, &len, NULL, &err);
     if (rc != LEASE_OK) {
-        proc_storage_result(pr->proc, rc != LEASE_ERR_STORAGE);
+        int permanent = proc_read_failure_permanent(rc, &err);
+        proc_storage_result(pr->proc, rc != LEASE_ERR_STORAGE || permanent);
         log_warn("Reading state of product %s failed: %s", pr->id, err.message);
         if (rc == LEASE_ERR_LOST)
             proc_drop_lease(pr, 0);
+        if (permanent) {
+            snprintf(pr->unreadable, sizeof(pr->unreadable), "read: %s", err.message);
+            return PROC_LOAD_UNREADABLE;
+        }
         return -1;
     }
     proc_storage_result(pr->proc, 1);
@@ -242,12 +293,12 @@ static int proc_load_state(product *pr) {
     if (len > 0) {
         char msg[256];
         if (inv_state_decode(data, len, &pr->state, msg, sizeof(msg)) != 0) {
-            /* Never overwrite a document we cannot read: keep retrying
-             * (and shouting) until an operator fixes it. */
-            log_error("State blob of product %s is invalid (%s); its commands wait", pr->id, msg);
+            /* Never overwrite a document we cannot read: the product
+             * blocks until an operator repairs it (proc_block). */
+            snprintf(pr->unreadable, sizeof(pr->unreadable), "decode: %s", msg);
             inv_state_init(&pr->state, pr->id);
             free(data);
-            return -1;
+            return PROC_LOAD_UNREADABLE;
         }
         pr->exists = 1;
     }
@@ -394,6 +445,105 @@ static size_t proc_reject_unknown(product *pr, void *const *items, size_t n, con
     return n;
 }
 
+/* ---- blocked products ---------------------------------------------------- */
+
+/* The product's state cannot be read: give the lease back (so an operator
+ * can repair the blob without fighting this worker for it), keep its
+ * commands queued and unfinished (their partition's offsets stop at the
+ * first of them), and look again only every blocked_retry_ms or when an
+ * operator asks. Consumes nothing. */
+static size_t proc_block(product *pr, int *retry_ms) {
+    processor *p = pr->proc;
+    proc_drop_lease(pr, 1);
+    int64_t now = p->opts.now_ms();
+    pthread_mutex_lock(&p->mu);
+    int first = !pr->blocked;
+    snprintf(pr->blocked_reason, sizeof(pr->blocked_reason), "%s", pr->unreadable);
+    if (first) {
+        pr->blocked = 1;
+        pr->blocked_since_ms = worker_time_wall_ms();
+        proc_list_push(&p->blocked, &pr->blocked_node);
+        atomic_fetch_add(&p->n_blocked, 1);
+        metrics_record_products_blocked(atomic_load(&p->n_blocked));
+    }
+    /* Rate-limited, except right after an operator's retry: they wait for
+     * the answer. */
+    int warn = first || pr->operator_retry ||
+               now - pr->blocked_warned_ms >= p->opts.blocked_warn_ms;
+    if (warn)
+        pr->blocked_warned_ms = now;
+    long long blocked_s = (worker_time_wall_ms() - pr->blocked_since_ms) / 1000;
+    pthread_mutex_unlock(&p->mu);
+    if (warn)
+        log_warn("Product %s is blocked for %lld s: its state cannot be read (%s); %zu queued "
+                 "commands wait and its partitions' offsets stop at the first of them. Repair: "
+                 "fix or restore the blob, then POST /api/blocked/%s/retry, or POST "
+                 "/api/blocked/%s/dead-letter (docs/operations.md)",
+                 pr->id, blocked_s, pr->blocked_reason, pr->queued, pr->id, pr->id);
+    *retry_ms = p->opts.blocked_retry_ms;
+    return 0;
+}
+
+static void proc_unblock(product *pr, const char *how) {
+    processor *p = pr->proc;
+    if (!pr->blocked)
+        return;
+    pthread_mutex_lock(&p->mu);
+    proc_list_remove(&p->blocked, &pr->blocked_node);
+    pr->blocked = 0;
+    atomic_store(&pr->action, PROCESSOR_ACTION_NONE);
+    atomic_fetch_sub(&p->n_blocked, 1);
+    metrics_record_products_blocked(atomic_load(&p->n_blocked));
+    pthread_mutex_unlock(&p->mu);
+    log_info("Product %s is no longer blocked (%s)", pr->id, how);
+}
+
+/* The operator gave up a blocked product's queued commands: each goes to
+ * the dead-letter topic with reason "state_unreadable" (the command
+ * re-encoded, with its topic, partition and offset), and its offset is
+ * finished once Kafka acknowledged the dead letter. No outcome event: the
+ * state was never read. Returns how many went; on a failure the rest stay
+ * queued and the action is kept for the next run. */
+static size_t proc_dead_letter_batch(product *pr, void *const *items, size_t n, int *retry_ms) {
+    processor *p = pr->proc;
+    for (size_t i = 0; i < n; i++) {
+        const work_item *it = items[i];
+        char *payload = inv_command_encode(&it->cmd);
+        inv_dead_letter dl = {PROCESSOR_DEAD_LETTER_REASON,
+                              it->topic,
+                              it->partition,
+                              it->offset,
+                              pr->id,
+                              strlen(pr->id),
+                              payload,
+                              payload ? strlen(payload) : 0,
+                              worker_time_wall_ms()};
+        char err[64] = "out of memory";
+        if (payload == NULL || dead_letter_send(p->opts.pub, p->opts.tracker, &dl, err,
+                                                sizeof(err)) != 0) {
+            free(payload);
+            log_error("Dead letter for %s/%d@%lld (product %s): %s; will retry", it->topic,
+                      (int)it->partition, (long long)it->offset, pr->id, err);
+            atomic_store(&pr->action, PROCESSOR_ACTION_DEAD_LETTER);
+            *retry_ms = proc_backoff(pr);
+            return i;
+        }
+        free(payload);
+        log_warn("Dead letter for %s/%d@%lld: %s (product %s, command %s)", it->topic,
+                 (int)it->partition, (long long)it->offset, PROCESSOR_DEAD_LETTER_REASON, pr->id,
+                 it->cmd.command_id);
+        metrics_record_dead_letter(PROCESSOR_DEAD_LETTER_REASON);
+    }
+    if (n == pr->queued) {
+        proc_unblock(pr, "its queued commands were dead-lettered");
+    } else { /* more queued than one batch: the next run goes on at once */
+        atomic_store(&pr->action, PROCESSOR_ACTION_DEAD_LETTER);
+        *retry_ms = 0;
+    }
+    pr->attempts = 0;
+    return n;
+}
+
 static size_t proc_run(product *pr, void *const *items, size_t n, const char **outcomes,
                        int *retry_ms) {
     if (atomic_load(&pr->proc->abandoned)) {
@@ -408,14 +558,25 @@ static size_t proc_run(product *pr, void *const *items, size_t n, const char **o
             *retry_ms = proc_backoff(pr);
             return 0;
         case PROC_UNKNOWN_PRODUCT:
+            proc_unblock(pr, "its state blob was deleted");
             return proc_reject_unknown(pr, items, n, outcomes, retry_ms);
         case PROC_ACQUIRED:
             break;
         }
     }
+    if (!pr->loaded) {
+        int loaded = proc_load_state(pr);
+        if (loaded == PROC_LOAD_UNREADABLE)
+            return proc_block(pr, retry_ms);
+        if (loaded != 0) {
+            *retry_ms = proc_backoff(pr);
+            return 0;
+        }
+        proc_unblock(pr, "its state is readable again");
+    }
     /* Events a previous holder (or a failed publish) left pending go out
      * first, so a product's events keep their order. */
-    if ((!pr->loaded && proc_load_state(pr) != 0) || proc_publish_outbox(pr) != 0) {
+    if (proc_publish_outbox(pr) != 0) {
         *retry_ms = proc_backoff(pr);
         return 0;
     }
@@ -457,6 +618,7 @@ static size_t proc_process(const char *key, void **slot, void *const *items, siz
         }
         *slot = pr;
     }
+    pr->queued = n;
     if (n > p->opts.max_batch)
         n = p->opts.max_batch;
     atomic_store(&pr->partition, ((const work_item *)items[n - 1])->partition);
@@ -466,12 +628,17 @@ static size_t proc_process(const char *key, void **slot, void *const *items, siz
         return 0;
     }
     pr->run_start_us = worker_time_mono_us();
-    size_t used = proc_run(pr, items, n, outcomes, retry_ms);
+    int action = atomic_exchange(&pr->action, PROCESSOR_ACTION_NONE);
+    pr->operator_retry = action == PROCESSOR_ACTION_RETRY;
+    size_t used = pr->blocked && action == PROCESSOR_ACTION_DEAD_LETTER
+                      ? proc_dead_letter_batch(pr, items, n, retry_ms)
+                      : proc_run(pr, items, n, outcomes, retry_ms);
     free(outcomes);
     return used;
 }
 
 static void proc_product_free(product *pr) {
+    proc_unblock(pr, "released");
     inv_state_clear(&pr->state);
     free(pr);
 }
@@ -505,8 +672,15 @@ processor *processor_new(const processor_options *opts) {
         return NULL;
     }
     p->opts.container = p->container;
+    if (p->opts.blocked_retry_ms <= 0)
+        p->opts.blocked_retry_ms = PROCESSOR_BLOCKED_RETRY_MS;
+    if (p->opts.blocked_warn_ms <= 0)
+        p->opts.blocked_warn_ms = PROCESSOR_BLOCKED_WARN_MS;
+    if (p->opts.now_ms == NULL)
+        p->opts.now_ms = worker_time_mono_ms;
     atomic_init(&p->storage_ok, 1);
     atomic_init(&p->abandoned, 0);
+    atomic_init(&p->n_blocked, 0);
     pthread_mutex_init(&p->mu, NULL);
     return p;
 }
@@ -540,7 +714,8 @@ int processor_product_partition(const void *slot) {
 char *processor_leases_json(processor *p) {
     json_t *arr = json_array();
     pthread_mutex_lock(&p->mu);
-    for (product *pr = p->held; pr; pr = pr->next) {
+    for (proc_node *n = p->held; n; n = n->next) {
+        const product *pr = n->pr;
         lease *l = pr->lease;
         int64_t left =
             lease_expiry_ms(l) == INT64_MAX ? -1 : lease_expiry_ms(l) - worker_time_mono_ms();
@@ -553,6 +728,59 @@ char *processor_leases_json(processor *p) {
     }
     pthread_mutex_unlock(&p->mu);
     json_t *doc = json_pack("{s:o}", "leases", arr);
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    return text;
+}
+
+int processor_is_blocked(processor *p, const char *product_id) {
+    if (atomic_load(&p->n_blocked) == 0)
+        return 0;
+    int found = 0;
+    pthread_mutex_lock(&p->mu);
+    for (proc_node *n = p->blocked; n && !found; n = n->next)
+        found = strcmp(n->pr->id, product_id) == 0;
+    pthread_mutex_unlock(&p->mu);
+    return found;
+}
+
+int processor_blocked_action(processor *p, const char *product_id, processor_action action) {
+    int rc = -1;
+    pthread_mutex_lock(&p->mu);
+    for (proc_node *n = p->blocked; n; n = n->next) {
+        if (strcmp(n->pr->id, product_id) == 0) {
+            atomic_store(&n->pr->action, (int)action);
+            rc = 0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (rc == 0)
+        log_info("Operator asked to %s blocked product %s",
+                 action == PROCESSOR_ACTION_DEAD_LETTER ? "dead-letter the commands of" : "retry",
+                 product_id);
+    return rc;
+}
+
+char *processor_blocked_json(processor *p, size_t (*queued)(const char *product_id, void *arg),
+                             void *arg) {
+    json_t *arr = json_array();
+    /* Snapshot under the lock, then ask for the queue lengths without it:
+     * the dispatcher's lock is taken before ours by the drain matchers. */
+    pthread_mutex_lock(&p->mu);
+    for (proc_node *n = p->blocked; n && arr; n = n->next)
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:I}", "productId", n->pr->id, "reason",
+                                             n->pr->blocked_reason, "since",
+                                             (json_int_t)n->pr->blocked_since_ms));
+    pthread_mutex_unlock(&p->mu);
+    size_t i;
+    json_t *entry;
+    json_array_foreach(arr, i, entry) {
+        const char *id = json_string_value(json_object_get(entry, "productId"));
+        size_t n = queued ? queued(id, arg) : 0;
+        json_object_set_new(entry, "queued", json_integer((json_int_t)n));
+    }
+    json_t *doc = arr ? json_pack("{s:o}", "blocked", arr) : NULL;
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     return text;

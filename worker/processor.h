@@ -23,6 +23,8 @@
  * queue and are applied once the lease is back, or dropped if their
  * partition is revoked first, in which case the new owner consumes them
  * again from the last stored offset.
+ * A state that cannot be read or decoded is not retried like that: the
+ * product is BLOCKED (see processor_is_blocked below).
  * `idle` persists a cleared outbox, then logs "Releasing lease ..." and
  * releases.
  */
@@ -54,7 +56,20 @@ typedef struct processor_options {
     offset_tracker *tracker; /* borrowed */
     size_t max_batch;
     int retry_base_ms, retry_max_ms;
+    int blocked_retry_ms;    /* a blocked product is read again this often; 0 = 30 s */
+    int blocked_warn_ms;     /* at most one WARN per blocked product this often; 0 = 60 s */
+    int64_t (*now_ms)(void); /* monotonic clock; NULL = worker_time_mono_ms (tests inject one) */
 } processor_options;
+
+/* Reason of the dead letters of a blocked product's commands. */
+#define PROCESSOR_DEAD_LETTER_REASON "state_unreadable"
+
+/* What an operator asks for a blocked product (processor_blocked_action). */
+typedef enum processor_action {
+    PROCESSOR_ACTION_NONE = 0,
+    PROCESSOR_ACTION_RETRY,      /* read the state again now; apply the queue if it decodes */
+    PROCESSOR_ACTION_DEAD_LETTER /* dead-letter every queued command ("state_unreadable") */
+} processor_action;
 
 typedef struct processor processor;
 
@@ -77,6 +92,32 @@ void processor_abandon(processor *p);
 
 /* 0 after a storage failure until the next storage success. */
 int processor_storage_healthy(processor *p);
+
+/* Blocked products. A product whose state blob cannot be read or decoded
+ * (or whose read fails with a definitive HTTP 4xx other than the lease's
+ * own 404/409/412, credentials 401/403 and 429) is BLOCKED: its lease is
+ * released so an operator can repair the blob, its commands stay queued
+ * and unfinished, it is read again every blocked_retry_ms or on an
+ * operator's action, and a WARN names it at most every blocked_warn_ms.
+ * The gauge leasehold_products_blocked counts them. A successful read, a
+ * deleted blob (its commands are then rejected as unknown_product) or the
+ * dead-letter action unblocks it; so does releasing its key (revocation).
+ * All of these are thread-safe. */
+
+/* 1 when `product_id` is blocked here; cheap while nothing is blocked (the
+ * worker's drain matchers call it for every queued command). */
+int processor_is_blocked(processor *p, const char *product_id);
+
+/* Records the operator's `action` for a blocked product; the caller then
+ * wakes its key (dispatcher_wake) so it runs now. 0, or -1 when the product
+ * is not blocked here. */
+int processor_blocked_action(processor *p, const char *product_id, processor_action action);
+
+/* {"blocked":[{"productId","reason","since","queued"}]}, malloc'd (NULL on
+ * OOM); `since` in Unix ms, `queued` from queued(productId, arg), called
+ * without the processor's lock held. */
+char *processor_blocked_json(processor *p, size_t (*queued)(const char *product_id, void *arg),
+                             void *arg);
 
 /* The partition number of the latest commands applied to the product in a
  * dispatcher slot (co-partitioned topics give a product one number), or -1

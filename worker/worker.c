@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "copartition.h"
+#include "dead_letter.h"
 #include "dispatcher.h"
 #include "log.h"
 #include "metrics.h"
@@ -74,6 +75,24 @@ static int wk_item_in_list(const void *item, void *arg) {
     const work_item *it = item;
     const rd_kafka_topic_partition_list_t *parts = arg;
     return rd_kafka_topic_partition_list_find(parts, it->topic, it->partition) != NULL;
+}
+
+/* Drains wait for what can finish: not for a blocked product (state
+ * unreadable), whose commands would wait for an operator, not for the
+ * drain. They stay unfinished, so the next owner consumes them again.
+ * Called under the dispatcher's lock; processor_is_blocked takes the
+ * processor's (that order only). */
+typedef struct wk_drain_match {
+    worker *w;
+    const rd_kafka_topic_partition_list_t *parts; /* NULL: every partition */
+} wk_drain_match;
+
+static int wk_item_drains(const void *item, void *arg) {
+    const wk_drain_match *m = arg;
+    const work_item *it = item;
+    if (m->parts && !wk_item_in_list(item, (void *)m->parts))
+        return 0;
+    return !processor_is_blocked(m->w->proc, it->cmd.product_id);
 }
 
 /* Stores the tracker's positions for `parts`. With auto-commit on,
@@ -178,9 +197,20 @@ static void wk_revoke(worker *w, rd_kafka_topic_partition_list_t *parts, int los
     wk_log_partitions(lost ? "Partitions lost" : "Partitions revoked, draining", parts);
     /* At shutdown the drain already ran (and its timeout was spent). */
     int64_t drain_ms = atomic_load(&w->stopping) ? 0 : w->drain_timeout_ms;
-    if (!lost && dispatcher_wait_drained(w->disp, wk_item_in_list, parts, drain_ms) != 0)
+    wk_drain_match match = {w, parts};
+    int64_t end = worker_time_mono_ms() + drain_ms;
+    int drained = !lost && dispatcher_wait_drained(w->disp, wk_item_drains, &match, drain_ms) == 0;
+    if (!lost && !drained)
         log_warn("Drain of revoked partitions timed out; unfinished commands go to the next owner");
     size_t dropped = dispatcher_drop(w->disp, wk_item_in_list, parts);
+    /* A blocked product's periodic re-read may be running now, and a running
+     * batch cannot be dropped: once it is back in its queue (still blocked)
+     * it can, so wait for that rather than leave it to retry here. */
+    while (drained && dispatcher_wait_drained(w->disp, wk_item_in_list, parts, 0) != 0 &&
+           worker_time_mono_ms() < end) {
+        dispatcher_wait_drained(w->disp, wk_item_in_list, parts, 50);
+        dropped += dispatcher_drop(w->disp, wk_item_in_list, parts);
+    }
     if (dropped)
         log_info("Dropped %zu queued commands of revoked partitions", dropped);
     if (!lost)
@@ -266,19 +296,6 @@ static void wk_backpressure(worker *w) {
     }
 }
 
-typedef struct wk_dead_letter_done {
-    offset_tracker *tracker;
-    char topic[256];
-    int32_t partition;
-    int64_t offset;
-} wk_dead_letter_done;
-
-static void wk_dead_letter_delivered(void *opaque) {
-    wk_dead_letter_done *d = opaque;
-    offset_tracker_finish(d->tracker, d->topic, d->partition, d->offset);
-    free(d);
-}
-
 /* A short fixed word for the dead-letter metric. */
 static const char *wk_reason_kind(const char *reason) {
     if (strncmp(reason, "message: larger", 15) == 0)
@@ -294,31 +311,15 @@ static void wk_dead_letter(worker *w, const rd_kafka_message_t *m, const char *t
                            const char *reason) {
     inv_dead_letter dl = {reason,     topic,  m->partition,         m->offset, m->key, m->key_len,
                           m->payload, m->len, worker_time_wall_ms()};
-    char *record = inv_dead_letter_encode(&dl);
-    wk_dead_letter_done *done = calloc(1, sizeof(*done));
-    if (record == NULL || done == NULL) {
-        /* Leave the offset unfinished: the command is consumed again after
-         * a restart rather than skipped. */
-        log_error("Dead letter for %s/%d@%lld: out of memory", topic, (int)m->partition,
-                  (long long)m->offset);
-        free(record);
-        free(done);
-        return;
-    }
-    done->tracker = w->tracker;
-    snprintf(done->topic, sizeof(done->topic), "%s", topic);
-    done->partition = m->partition;
-    done->offset = m->offset;
     log_warn("Dead letter for %s/%d@%lld: %s", topic, (int)m->partition, (long long)m->offset,
              reason);
     metrics_record_dead_letter(wk_reason_kind(reason));
-    if (publisher_send_dead_letter(w->pub, m->key, m->key ? m->key_len : 0, record,
-                                   wk_dead_letter_delivered, done) != 0) {
-        log_error("Dead letter for %s/%d@%lld could not be queued", topic, (int)m->partition,
-                  (long long)m->offset);
-        free(done);
-    }
-    free(record);
+    /* On failure the offset stays unfinished: the command is consumed again
+     * after a restart rather than skipped. */
+    char err[64];
+    if (dead_letter_send(w->pub, w->tracker, &dl, err, sizeof(err)) != 0)
+        log_error("Dead letter for %s/%d@%lld: %s", topic, (int)m->partition,
+                  (long long)m->offset, err);
 }
 
 static void wk_handle_message(worker *w, const rd_kafka_message_t *m) {
@@ -443,13 +444,15 @@ worker *worker_new(const config *cfg, const char *worker_id, lease_manager *leas
     w->tracker = offset_tracker_new();
     if (w->pub == NULL || w->tracker == NULL)
         goto err;
-    processor_options pr = {leases,
-                            config_string(cfg, "storage.container"),
-                            w->pub,
-                            w->tracker,
-                            (size_t)config_int(cfg, "worker.max_batch"),
-                            (int)config_duration_ms(cfg, "worker.retry_base"),
-                            (int)config_duration_ms(cfg, "worker.retry_max")};
+    processor_options pr = {.leases = leases,
+                            .container = config_string(cfg, "storage.container"),
+                            .pub = w->pub,
+                            .tracker = w->tracker,
+                            .max_batch = (size_t)config_int(cfg, "worker.max_batch"),
+                            .retry_base_ms = (int)config_duration_ms(cfg, "worker.retry_base"),
+                            .retry_max_ms = (int)config_duration_ms(cfg, "worker.retry_max"),
+                            .blocked_retry_ms =
+                                (int)config_duration_ms(cfg, "worker.blocked_retry")};
     w->proc = processor_new(&pr);
     if (w->proc == NULL) {
         snprintf(err, errlen, "worker: out of memory");
@@ -583,7 +586,8 @@ static int wk_shutdown(worker *w, char *err, size_t errlen) {
     atomic_store(&w->stopping, 1);
     log_info("Shutting down: draining %zu queued commands", dispatcher_queued(w->disp));
     wk_set_paused(w, 1);
-    if (dispatcher_wait_drained(w->disp, NULL, NULL, wk_left_ms(end, 0)) != 0) {
+    wk_drain_match match = {w, NULL};
+    if (dispatcher_wait_drained(w->disp, wk_item_drains, &match, wk_left_ms(end, 0)) != 0) {
         snprintf(err, errlen,
                  "shutdown: drain timed out with %zu commands unfinished (they will be "
                  "consumed again)",
@@ -595,6 +599,11 @@ static int wk_shutdown(worker *w, char *err, size_t errlen) {
         publisher_abandon(w->pub);
         processor_abandon(w->proc);
         rc = -1;
+    } else if (dispatcher_queued(w->disp) > 0) {
+        /* Only blocked products are left: not a drain failure (exit 0). */
+        log_warn("Shutdown leaves %zu commands of blocked products unfinished; the next owner "
+                 "consumes them again",
+                 dispatcher_queued(w->disp));
     }
     /* Dead letters still in flight finish their offsets on delivery. */
     while (offset_tracker_pending(w->tracker, NULL, 0) > dispatcher_queued(w->disp) &&
@@ -736,4 +745,21 @@ char *worker_assignment_json(worker *w) {
 
 char *worker_leases_json(worker *w) {
     return processor_leases_json(w->proc);
+}
+
+static size_t wk_key_queued(const char *product_id, void *arg) {
+    return dispatcher_key_queued(arg, product_id);
+}
+
+char *worker_blocked_json(worker *w) {
+    return processor_blocked_json(w->proc, wk_key_queued, w->disp);
+}
+
+int worker_blocked_action(worker *w, const char *product_id, int dead_letter) {
+    if (processor_blocked_action(w->proc, product_id,
+                                 dead_letter ? PROCESSOR_ACTION_DEAD_LETTER
+                                             : PROCESSOR_ACTION_RETRY) != 0)
+        return -1;
+    dispatcher_wake(w->disp, product_id);
+    return 0;
 }

@@ -5,11 +5,13 @@
  * consumes until *stop becomes non-zero, then shuts down gracefully:
  * stops fetching, drains in-flight work (bounded by worker.drain_timeout),
  * stores and commits offsets, releases every product lease, leaves the
- * group, flushes the producer.
+ * group, flushes the producer. Drains do not wait for blocked products
+ * (processor.h): their commands stay unfinished and the next owner
+ * consumes them again.
  *
  * Threads: worker_run on one thread; worker_ready / worker_alive /
- * worker_leases_json / worker_assignment_json from any thread (the admin
- * endpoint's).
+ * worker_leases_json / worker_assignment_json / worker_blocked_json /
+ * worker_blocked_action from any thread (the admin endpoint's).
  */
 #ifndef LEASEHOLD_WORKER_WORKER_H
 #define LEASEHOLD_WORKER_WORKER_H
@@ -47,5 +49,14 @@ void worker_collect_metrics(worker *w);
 char *worker_assignment_json(worker *w);
 /* Product leases held by this worker, malloc'd JSON. */
 char *worker_leases_json(worker *w);
+/* Blocked products (state unreadable: processor.h), malloc'd JSON
+ * {"blocked":[{"productId","reason","since","queued"}]}. */
+char *worker_blocked_json(worker *w);
+/* The operator's repair of a blocked product: read its state again now and
+ * apply its queued commands if it decodes (dead_letter 0), or dead-letter
+ * them with reason "state_unreadable" (dead_letter 1). Runs on the product's
+ * pool thread shortly after; 0 once scheduled, -1 when `product_id` is not
+ * blocked on this worker. */
+int worker_blocked_action(worker *w, const char *product_id, int dead_letter);
 
 #endif

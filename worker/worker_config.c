@@ -54,6 +54,8 @@ const config_key worker_config_keys[] = {
     {"worker.retry_base", CONFIG_DURATION, "100ms", 1, 60000, 0,
      "First backoff after a failure or a contended lease"},
     {"worker.retry_max", CONFIG_DURATION, "5s", 1, 600000, 0, "Backoff cap"},
+    {"worker.blocked_retry", CONFIG_DURATION, "30s", 1000, 3600000, 0,
+     "A product whose state cannot be read (blocked, /api/blocked) is read again this often"},
     {"admin.listen", CONFIG_STRING, NULL, 0, 0, 0,
      "Admin HTTP address ADDR:PORT (/healthz, /readyz, /metrics, ...); unset = off"},
     {"reconciler.enabled", CONFIG_BOOL, "true", 0, 0, 0,

@@ -38,6 +38,7 @@ enum {
     OPT_MAX_QUANTITY,
     OPT_CUSTOMERS,
     OPT_LATENCY_LOG,
+    OPT_WORKER,
     OPT_HELP
 };
 
@@ -75,6 +76,7 @@ static const struct option args_options[] = {
     {"max-quantity", required_argument, NULL, OPT_MAX_QUANTITY},
     {"customers", required_argument, NULL, OPT_CUSTOMERS},
     {"latency-log", required_argument, NULL, OPT_LATENCY_LOG},
+    {"worker", required_argument, NULL, OPT_WORKER},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0}};
 
@@ -92,6 +94,9 @@ static const struct {
     {"load", ARGS_LOAD, 0, LOAD_OPTS},
     {"serve", ARGS_SERVE, 0, GLOBAL_OPTS | BIT(OPT_LISTEN) | BIT(OPT_TIMEOUT)},
     {"config-markdown", ARGS_CONFIG_MARKDOWN, 0, BIT(OPT_HELP)},
+    {"blocked", ARGS_BLOCKED, 0, BIT(OPT_WORKER) | BIT(OPT_HELP)},
+    {"retry-blocked", ARGS_BLOCKED_RETRY, 1, BIT(OPT_WORKER) | BIT(OPT_HELP)},
+    {"dead-letter-blocked", ARGS_BLOCKED_DEAD_LETTER, 1, BIT(OPT_WORKER) | BIT(OPT_HELP)},
 };
 
 const char *args_usage(void) {
@@ -107,6 +112,9 @@ const char *args_usage(void) {
            "       [--prefix P] [--run-id ID] [--initial-stock N] [--max-quantity N]\n"
            "       [--customers N] [--timeout DURATION] [--latency-log FILE]\n"
            "  serve --listen ADDR:PORT         REST gateway (POST .../reserve, .../release, GET)\n"
+           "  blocked --worker ADDR:PORT       list a worker's blocked products (state unreadable)\n"
+           "  retry-blocked PRODUCT --worker ADDR:PORT        re-read its state, apply its queue\n"
+           "  dead-letter-blocked PRODUCT --worker ADDR:PORT  dead-letter its queued commands\n"
            "  config-markdown                  print the configuration keys as a Markdown table\n"
            "global options: --config FILE, --brokers HOST:PORT[,...], --help\n"
            "exit codes: 0 success, 3 rejected by the domain, 1 error\n";
@@ -273,6 +281,9 @@ static int args_store(int opt, const char *name, const char *v, producer_args *a
     case OPT_LISTEN:
         a->listen = v;
         return 0;
+    case OPT_WORKER:
+        a->worker = v;
+        return 0;
     default:
         return args_load_option(opt, name, v, &a->load, err, errlen);
     }
@@ -302,6 +313,15 @@ static int args_check(const producer_args *a, const char *cmd, char *err, size_t
         }
         if (!a->reservation && !(a->customer && a->quantity)) {
             snprintf(err, errlen, "%s: needs --reservation ID or --customer ID --quantity N", cmd);
+            return -1;
+        }
+        return 0;
+    case ARGS_BLOCKED:
+    case ARGS_BLOCKED_RETRY:
+    case ARGS_BLOCKED_DEAD_LETTER:
+        if (!a->worker) {
+            snprintf(err, errlen, "%s: --worker ADDR:PORT is required (the worker's admin address)",
+                     cmd);
             return -1;
         }
         return 0;

@@ -9,6 +9,9 @@
  *           --invalid F --seed S --prefix P --run-id ID --initial-stock N --max-quantity N
  *           --latency-log FILE]
  *     serve --listen ADDR:PORT
+ *     blocked --worker ADDR:PORT
+ *     retry-blocked PRODUCT --worker ADDR:PORT
+ *     dead-letter-blocked PRODUCT --worker ADDR:PORT
  *     config-markdown
  *   options: --config FILE --brokers LIST --wait --timeout DURATION --command-id ID
  *
@@ -31,7 +34,10 @@ typedef enum args_command {
     ARGS_GET,
     ARGS_LOAD,
     ARGS_SERVE,
-    ARGS_CONFIG_MARKDOWN /* the configuration table for docs/producer.md */
+    ARGS_CONFIG_MARKDOWN, /* the configuration table for docs/producer.md */
+    ARGS_BLOCKED,         /* a worker's blocked products (its admin API) */
+    ARGS_BLOCKED_RETRY,
+    ARGS_BLOCKED_DEAD_LETTER
 } args_command;
 
 typedef struct producer_args {
@@ -46,6 +52,7 @@ typedef struct producer_args {
     const char *command_id;
     const char *timeout; /* duration text ("10s", "500ms"), NULL = configured default */
     const char *listen;  /* serve */
+    const char *worker;  /* blocked*: the worker's admin address ADDR:PORT */
     int wait;
     load_options load;
 } producer_args;

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include "admin_client.h"
 #include "args.h"
 #include "cli.h"
 #include "gateway.h"
@@ -62,6 +63,13 @@ int main(int argc, char **argv) {
         const config_key *keys = producer_config_keys(&n);
         config_write_markdown(keys, n, stdout);
         return REST_EXIT_OK;
+    }
+    if (a.command == ARGS_BLOCKED || a.command == ARGS_BLOCKED_RETRY ||
+        a.command == ARGS_BLOCKED_DEAD_LETTER) {
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        int rc = admin_client_run(a.command, a.worker, a.product);
+        curl_global_cleanup();
+        return rc;
     }
     config *cfg = producer_config_load(a.config_file, err, sizeof(err));
     if (!cfg || producer_apply_flags(cfg, &a, err, sizeof(err)) != 0) {

@@ -27,10 +27,10 @@ def use_port(port):
             % (ACCOUNT, ACCOUNT_KEY, BLOB_ENDPOINT))
 
 
-def blob_request(method, path, query=None, ms_headers=None):
+def blob_request(method, path, query=None, ms_headers=None, body=b""):
     """One SharedKey-signed request to BLOB_ENDPOINT + path (path-style: the
     canonical resource repeats the account); returns (status, headers, body).
-    ms_headers: extra x-ms-* headers (signed)."""
+    ms_headers: extra x-ms-* headers (signed); body: what a PUT sends."""
     query = query or {}
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%a, %d %b %Y %H:%M:%S GMT")
     headers = {"x-ms-date": date, "x-ms-version": "2021-08-06"}
@@ -41,7 +41,8 @@ def blob_request(method, path, query=None, ms_headers=None):
         canon_resource += "\n%s:%s" % (k, query[k])
     # urllib sends a Content-Type with any body, so PUTs name one to sign.
     content_type = "application/octet-stream" if method == "PUT" else ""
-    to_sign = "\n".join([method, "", "", "", "", content_type, "", "", "", "", "", ""]) + "\n"
+    length = str(len(body)) if method == "PUT" and body else ""
+    to_sign = "\n".join([method, "", "", length, "", content_type, "", "", "", "", "", ""]) + "\n"
     to_sign += canon_headers + canon_resource
     sig = base64.b64encode(hmac.new(base64.b64decode(ACCOUNT_KEY), to_sign.encode(),
                                     hashlib.sha256).digest()).decode()
@@ -52,7 +53,7 @@ def blob_request(method, path, query=None, ms_headers=None):
     if query:
         url += "?" + "&".join("%s=%s" % (k, v) for k, v in query.items())
     req = urllib.request.Request(url, method=method, headers=headers,
-                                 data=b"" if method == "PUT" else None)
+                                 data=(body or b"") if method == "PUT" else None)
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:
             return resp.status, dict(resp.headers), resp.read()

@@ -4,7 +4,8 @@
 Usage: test_worker_pipeline.py SCENARIO
   SCENARIO: semantics | duplicates | empty_blob | dead_letters | expiry_reconciler |
             lease_stolen | storage_outage | kafka_outage | drain_storage_hang |
-            sigterm_handover | close_while_joining | load | load_kill
+            sigterm_handover | close_while_joining | load | load_kill | blocked_state |
+            blocked_rebalance
 
 Every run uses its own topics (wtest<random>.*), consumer group and storage
 container, so runs never see each other; the container and the topics are
@@ -1101,6 +1102,166 @@ def scenario_copartition_mismatch(run):
             "has 6 partitions" % (run.topics["reservations"], run.topics["releases"],
                                   run.topics["admin"]))
     check(want in log, "the start-up error names the topics and counts:\n" + log[-2000:])
+
+
+def http_post(url):
+    req = urllib.request.Request(url, method="POST", data=b"")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def put_blob(container, product, content, meta=None):
+    """Writes a product's state blob from outside (no lease: it must be free)."""
+    headers = {"x-ms-blob-type": "BlockBlob"}
+    headers.update({k: v for k, v in (meta or {}).items()})
+    status, _, body = blob_request("PUT", "/%s/%s.json" % (container, product),
+                                   ms_headers=headers, body=content)
+    check_eq(status, 201, "PUT %s from outside (%s)" % (product, body[:200]))
+
+
+def producer_cli(run, *args):
+    return subprocess.run([os.path.join(BIN, "inventory-producer")] + list(args), env=run.env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def blocked_list(run, wid):
+    status, body = http_get("http://127.0.0.1:%s/api/blocked" % admin_port(run, wid))
+    check_eq(status, 200, "GET /api/blocked of " + wid)
+    return json.loads(body)["blocked"]
+
+
+def wait_blocked(run, wid, product, queued):
+    def named():
+        entries = [e for e in blocked_list(run, wid) if e["productId"] == product]
+        return entries and entries[0]["queued"] == queued and entries[0]
+    return wait_for(named, "%s blocked on %s with %d queued" % (product, wid, queued))
+
+
+def scenario_blocked_state(run):
+    # A product whose state blob does not decode is blocked: the other
+    # products carry on, the gauge and /api/blocked name it, SIGTERM does
+    # not wait for it (exit 0), and an operator repairs it with a retry
+    # (applied exactly once) or a dead-letter (reason state_unreadable).
+    run.env["LEASEHOLD_ADMIN_LISTEN"] = "127.0.0.1:0"
+    run.env["LEASEHOLD_WORKER_IDLE_RELEASE"] = "1s"  # so the blob is free to overwrite
+    run.env["LEASEHOLD_WORKER_DRAIN_TIMEOUT"] = "30s"
+    run.start_worker("w1")
+    bad, ok = "PROD-BAD", "PROD-OK"
+    step(run, "restock", bad, quantity=10)
+    step(run, "restock", ok, quantity=10)
+    wait_for(lambda: lease_state(run.container, bad) == "available", "idle release of " + bad)
+    status, headers, good = blob_request("GET", "/%s/%s.json" % (run.container, bad))
+    check_eq(status, 200, "GET the good state")
+    meta = {k.lower(): v for k, v in headers.items() if k.lower().startswith("x-ms-meta-")}
+    put_blob(run.container, bad, b"this is not JSON")
+
+    blocked_cmds = [run.command("reserve", bad, quantity=3, customerId="C1"),
+                    run.command("reserve", bad, quantity=2, customerId="C2")]
+    run.send("reservations", blocked_cmds)
+    ev = step(run, "reserve", ok, quantity=4, customerId="C3")
+    expect(ev, type="reservation.created", available=6)
+    entry = wait_blocked(run, "w1", bad, 2)
+    check(entry["reason"].startswith("decode: "), "reason: " + entry["reason"])
+    check_eq(metric_value(run, "w1", "leasehold_products_blocked"), 1.0, "blocked gauge")
+    check_eq(lease_state(run.container, bad), "available", "lease of the blocked product")
+    for c in blocked_cmds:
+        check_eq(run.outcomes(c["commandId"]), [], "no outcome while blocked")
+    warns = [l for l in run.worker_log("w1").splitlines()
+             if " WARN " in l and "Product %s is blocked" % bad in l]
+    check_eq(len(warns), 1, "WARN lines naming the blocked product")
+
+    t0 = time.monotonic()
+    check_eq(run.stop_worker("w1"), 0, "exit code of SIGTERM with a blocked product")
+    took = time.monotonic() - t0
+    check(took < 10, "SIGTERM took %.1f s with a 30 s drain timeout" % took)
+
+    # The next owner consumes the commands again and blocks the product too.
+    run.start_worker("w2")
+    wait_blocked(run, "w2", bad, 2)
+    put_blob(run.container, bad, good, meta)
+    status, body = http_post("http://127.0.0.1:%s/api/blocked/%s/retry" % (admin_port(run, "w2"), bad))
+    check_eq((status, json.loads(body)),
+             (202, {"productId": bad, "action": "retry", "status": "scheduled"}), "POST retry")
+    for c in blocked_cmds:
+        wait_for(lambda: run.outcomes(c["commandId"]), "outcome of " + c["commandId"])
+    check_eq([(e["type"], e["quantity"]) for c in blocked_cmds for e in run.outcomes(c["commandId"])],
+             [("reservation.created", 3), ("reservation.created", 2)], "applied exactly once")
+    state = read_state(run.container, bad)
+    check_eq((state["total"], state["available"]), (10, 5), "state after the retry")
+    check_eq(blocked_list(run, "w2"), [], "/api/blocked after the retry")
+    check_eq(metric_value(run, "w2", "leasehold_products_blocked"), 0.0, "gauge after the retry")
+
+    # Unreadable again, and this time the operator gives the commands up.
+    wait_for(lambda: lease_state(run.container, bad) == "available", "idle release of " + bad)
+    put_blob(run.container, bad, b"{\"truncated\":")
+    dl_cmds = [run.command("reserve", bad, quantity=1, customerId="C4"),
+               run.command("reserve", bad, quantity=1, customerId="C5")]
+    run.send("reservations", dl_cmds)
+    wait_blocked(run, "w2", bad, 2)
+    # This time through the CLI, which calls the same admin API.
+    worker = "127.0.0.1:%s" % admin_port(run, "w2")
+    listed = producer_cli(run, "blocked", "--worker", worker)
+    check_eq((listed.returncode, [e["productId"] for e in json.loads(listed.stdout)["blocked"]]),
+             (0, [bad]), "inventory-producer blocked")
+    done = producer_cli(run, "dead-letter-blocked", bad, "--worker", worker)
+    check_eq((done.returncode, json.loads(done.stdout)),
+             (0, {"productId": bad, "action": "dead-letter", "status": "scheduled"}),
+             "inventory-producer dead-letter-blocked")
+    letters = wait_for(lambda: len(run.dlq.all()) >= 2 and run.dlq.all(), "2 dead letters")
+    check_eq(len(letters), 2, "dead letters")
+    for c, d in zip(dl_cmds, sorted(letters, key=lambda d: d["offset"])):
+        check_eq((d["reason"], d["topic"], d["key"]),
+                 ("state_unreadable", run.topics["reservations"], bad), "dead letter")
+        check_eq(json.loads(d["payload"])["commandId"], c["commandId"], "dead letter payload")
+    check_eq(blocked_list(run, "w2"), [], "/api/blocked after the dead-letter")
+    check_eq(producer_cli(run, "retry-blocked", bad, "--worker", worker).returncode, 3,
+             "exit code of retry-blocked for a product that is not blocked")
+    # The offsets moved past them: a command behind them on another product is
+    # applied, and none of the dead-lettered ones has an outcome.
+    ev = step(run, "reserve", ok, quantity=1, customerId="C6")
+    expect(ev, type="reservation.created", available=5)
+    for c in dl_cmds:
+        check_eq(run.outcomes(c["commandId"]), [], "no outcome for a dead-lettered command")
+    check_eq(run.stop_worker("w2"), 0, "exit code of w2")
+
+
+def scenario_blocked_rebalance(run):
+    # Blocked products follow their partitions: when a second worker joins,
+    # the first drops the commands of the partitions it gives up (without
+    # waiting for them: they cannot finish) and stops listing those
+    # products; the new owner consumes the commands again and blocks them.
+    import zlib
+    run.env["LEASEHOLD_ADMIN_LISTEN"] = "127.0.0.1:0"
+    run.env["LEASEHOLD_WORKER_IDLE_RELEASE"] = "1s"
+    # librdkafka's default partitioner for keyed messages: crc32(key) % count.
+    products = ["PROD-RB%d" % i for i in range(40)]
+    low = [p for p in products if zlib.crc32(p.encode()) % PARTITIONS < PARTITIONS // 2][:2]
+    high = [p for p in products if zlib.crc32(p.encode()) % PARTITIONS >= PARTITIONS // 2][:2]
+    bad = low + high
+    check_eq(blob_request("PUT", "/" + run.container, {"restype": "container"})[0], 201,
+             "create container")
+    for p in bad:
+        put_blob(run.container, p, b"not a state")
+    run.start_worker("w1")
+    run.send("reservations", [run.command("reserve", p, quantity=1, customerId="C") for p in bad])
+    wait_for(lambda: sorted(e["productId"] for e in blocked_list(run, "w1")) == sorted(bad),
+             "all four blocked on w1")
+    run.start_worker("w2")
+
+    def split():
+        on1 = {e["productId"] for e in blocked_list(run, "w1")}
+        on2 = {e["productId"] for e in blocked_list(run, "w2")}
+        return on1 and on2 and not on1 & on2 and on1 | on2 == set(bad) and (on1, on2)
+    on1, on2 = wait_for(split, "each blocked product on exactly one worker, both used")
+    check(on1 in (set(low), set(high)) and on2 in (set(low), set(high)),
+          "split by partition halves: %r / %r" % (on1, on2))
+    check_eq(metric_value(run, "w1", "leasehold_products_blocked")
+             + metric_value(run, "w2", "leasehold_products_blocked"), 4.0, "gauges")
+    for wid in ("w1", "w2"):
+        check_eq(run.stop_worker(wid), 0, "exit code of " + wid)
 
 
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items()

@@ -83,6 +83,7 @@ typedef struct fake_worker {
     atomic_int alive;
     atomic_int ready;
     atomic_int collected;
+    atomic_int retries, dead_letters; /* blocked_action calls for BLK-1 */
 } fake_worker;
 
 static int fake_alive(void *opaque) {
@@ -103,6 +104,24 @@ static void fake_collect(void *opaque) {
 static char *fake_leases(void *opaque) {
     return strdup("{\"leases\":[{\"name\":\"PROD-001\",\"leaseId\":\"0f8fad5b-d9cb-469f-a165-"
                   "70867728950e\",\"epoch\":3,\"expiresInMs\":12000}]}");
+}
+
+static char *fake_blocked(void *opaque) {
+    (void)opaque;
+    return strdup("{\"blocked\":[{\"productId\":\"BLK-1\",\"reason\":\"decode: x\","
+                  "\"since\":1700000000000,\"queued\":2}]}");
+}
+
+static int fake_blocked_action(const char *product_id, admin_http_blocked_action action,
+                               void *opaque) {
+    fake_worker *w = opaque;
+    if (strcmp(product_id, "BLK-1") != 0)
+        return -1;
+    if (action == ADMIN_HTTP_BLOCKED_RETRY)
+        w->retries++;
+    else
+        w->dead_letters++;
+    return 0;
 }
 
 static int fake_inventory(const char *product_id, char **json, void *opaque) {
@@ -133,6 +152,8 @@ static int fixture_start(void **state, int with_callbacks) {
     atomic_init(&fx->worker.alive, 1);
     atomic_init(&fx->worker.ready, 1);
     atomic_init(&fx->worker.collected, 0);
+    atomic_init(&fx->worker.retries, 0);
+    atomic_init(&fx->worker.dead_letters, 0);
 
     admin_http_options o;
     admin_http_options_init(&o);
@@ -145,6 +166,8 @@ static int fixture_start(void **state, int with_callbacks) {
     if (with_callbacks) {
         o.callbacks.leases_json = fake_leases;
         o.callbacks.inventory_json = fake_inventory;
+        o.callbacks.blocked_json = fake_blocked;
+        o.callbacks.blocked_action = fake_blocked_action;
     }
     assert_int_equal(admin_http_start(&o, &fx->server, err, sizeof(err)), ADMIN_HTTP_OK);
     assert_true(admin_http_port(fx->server) > 0);
@@ -330,6 +353,40 @@ static void test_admin_unknown_path_and_method(void **state) {
     assert_response(fx, "DELETE", "/api/leases", 405, TEXT, "method not allowed\n");
 }
 
+static void test_admin_blocked_default_empty(void **state) {
+    fixture *fx = *state;
+    assert_response(fx, "GET", "/api/blocked", 200, JSON, "{\"blocked\":[]}");
+    assert_response(fx, "POST", "/api/blocked/P-1/retry", 404, JSON,
+                    "{\"error\":\"product P-1 is not blocked on this worker\"}");
+}
+
+/* GET lists; POST is accepted on the two repair paths only, and only POST
+ * there; the answer is 202 because the product's own thread does the work. */
+static void test_admin_blocked_repair_actions(void **state) {
+    fixture *fx = *state;
+    assert_response(fx, "GET", "/api/blocked", 200, JSON,
+                    "{\"blocked\":[{\"productId\":\"BLK-1\",\"reason\":\"decode: x\","
+                    "\"since\":1700000000000,\"queued\":2}]}");
+    assert_response(fx, "POST", "/api/blocked/BLK-1/retry", 202, JSON,
+                    "{\"productId\":\"BLK-1\",\"action\":\"retry\",\"status\":\"scheduled\"}");
+    assert_response(fx, "POST", "/api/blocked/BLK-1/dead-letter", 202, JSON,
+                    "{\"productId\":\"BLK-1\",\"action\":\"dead-letter\","
+                    "\"status\":\"scheduled\"}");
+    assert_int_equal(fx->worker.retries, 1);
+    assert_int_equal(fx->worker.dead_letters, 1);
+    assert_response(fx, "POST", "/api/blocked/OTHER/dead-letter", 404, JSON,
+                    "{\"error\":\"product OTHER is not blocked on this worker\"}");
+    assert_response(fx, "POST", "/api/blocked/-bad/retry", 400, JSON,
+                    "{\"error\":\"productId: must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$\"}");
+    assert_response(fx, "GET", "/api/blocked/BLK-1/retry", 405, JSON,
+                    "{\"error\":\"method not allowed\"}");
+    assert_response(fx, "POST", "/api/blocked/BLK-1/explode", 405, TEXT, "method not allowed\n");
+    assert_response(fx, "POST", "/api/blocked", 405, TEXT, "method not allowed\n");
+    assert_response(fx, "POST", "/api/leases", 405, TEXT, "method not allowed\n");
+    assert_int_equal(fx->worker.retries, 1);
+    assert_int_equal(fx->worker.dead_letters, 1);
+}
+
 static void test_admin_http_start_address_in_use(void **state) {
     fixture *fx = *state;
     char listen_addr[64], expected[128], err[256];
@@ -393,6 +450,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_admin_inventory_from_callback, setup_callbacks,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_admin_unknown_path_and_method, setup_storage,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_admin_blocked_default_empty, setup_storage, teardown),
+        cmocka_unit_test_setup_teardown(test_admin_blocked_repair_actions, setup_callbacks,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_admin_http_start_address_in_use, setup_storage,
                                         teardown),

@@ -35,6 +35,7 @@ typedef struct record {
     int batches;
     int max_batch;
     int refuse_first[KEYS]; /* process consumes nothing this many times */
+    int refuse_retry_ms;    /* the delay a refusal asks for (0: 5 ms) */
     int idle_calls;
     unsigned idle_keys; /* bit k: key k's slot was released */
     int slots_filled;
@@ -51,7 +52,7 @@ static size_t rec_process(const char *key, void **slot, void *const *items, size
         r->refuse_first[k]--;
         r->running[k]--;
         pthread_mutex_unlock(&r->mu);
-        *retry_ms = 5;
+        *retry_ms = r->refuse_retry_ms > 0 ? r->refuse_retry_ms : 5;
         return 0;
     }
     for (size_t i = 0; i < n; i++) {
@@ -268,6 +269,68 @@ static void test_dispatcher_cap_releases_longest_idle(void **state) {
     assert_int_equal(r.idle_calls, KEYS); /* the three kept are released at the end */
 }
 
+/* Waits (bounded) until key `k` has used up its refusals. */
+static int await_refusals_done(record *r, int k) {
+    for (int i = 0; i < 10000; i++) {
+        pthread_mutex_lock(&r->mu);
+        int left = r->refuse_first[k];
+        pthread_mutex_unlock(&r->mu);
+        if (left == 0)
+            return 0;
+        struct timespec ts = {0, 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return -1;
+}
+
+/* A key waiting out a long retry delay (a blocked product) runs at once when
+ * woken, whether the wake comes while it waits or while its run is still
+ * settling; a key with nothing queued cannot be woken. */
+static void test_dispatcher_wake_runs_waiting_key_now(void **state) {
+    (void)state;
+    record r;
+    dispatcher *d = make(&r, 1, 60000);
+    r.refuse_first[5] = 1;
+    r.refuse_retry_ms = 3600000; /* an hour: only a wake makes it run again */
+    submit(d, 5, 0);
+    submit(d, 5, 1);
+    assert_int_equal(await_refusals_done(&r, 5), 0);
+    assert_int_equal(dispatcher_key_queued(d, "5"), 2);
+    assert_int_equal(dispatcher_key_queued(d, "6"), 0);
+    assert_int_equal(dispatcher_wake(d, "6"), -1);
+    assert_int_equal(dispatcher_wake(d, "5"), 0);
+    assert_int_equal(dispatcher_wait_drained(d, NULL, NULL, 30000), 0);
+    assert_int_equal(r.next_seq[5], 2);
+    assert_int_equal(r.out_of_order, 0);
+    assert_int_equal(dispatcher_key_queued(d, "5"), 0);
+    assert_int_equal(dispatcher_wake(d, "5"), -1);
+    dispatcher_free(d);
+}
+
+/* Drains skip what the caller's matcher excludes (the worker excludes
+ * blocked products): a key that never makes progress does not hold them. */
+static int match_not_key(const void *it, void *arg) {
+    return ((const item *)it)->key != *(int *)arg;
+}
+
+static void test_dispatcher_wait_drained_skips_excluded_key(void **state) {
+    (void)state;
+    record r;
+    dispatcher *d = make(&r, 2, 60000);
+    r.refuse_first[2] = 1000000;
+    r.refuse_retry_ms = 3600000;
+    for (int s = 0; s < 3; s++) {
+        submit(d, 2, s);
+        submit(d, 3, s);
+    }
+    int blocked = 2;
+    assert_int_equal(dispatcher_wait_drained(d, match_not_key, &blocked, 30000), 0);
+    assert_int_equal(r.next_seq[3], 3);
+    assert_int_equal(dispatcher_key_queued(d, "2"), 3); /* still queued, not skipped */
+    assert_int_equal(dispatcher_queued(d), 3);
+    dispatcher_free(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dispatcher_submit_keeps_per_key_order),
@@ -276,6 +339,8 @@ int main(void) {
         cmocka_unit_test(test_dispatcher_release_idle_releases_slots),
         cmocka_unit_test(test_dispatcher_cap_releases_longest_idle),
         cmocka_unit_test(test_dispatcher_release_idle_matching_only),
+        cmocka_unit_test(test_dispatcher_wake_runs_waiting_key_now),
+        cmocka_unit_test(test_dispatcher_wait_drained_skips_excluded_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

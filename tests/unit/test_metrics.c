@@ -329,6 +329,7 @@ static void test_metrics_record_helpers_update_default_registry(void **state) {
     metrics_record_sweep_cost(2, 100, 1.5);
     metrics_record_sweep_cost(1, 3, 0.2);
     metrics_record_leases_held(7);
+    metrics_record_products_blocked(2);
 
     assert_true(lh_value("leasehold_commands_total", (const char *[]){"reserve", "created"}) == 2);
     assert_true(lh_value("leasehold_commands_total", (const char *[]){"release", "rejected"}) == 1);
@@ -340,6 +341,7 @@ static void test_metrics_record_helpers_update_default_registry(void **state) {
     assert_true(lh_value("leasehold_reconciler_sweeps_total", (const char *[]){"ok"}) == 1);
     assert_true(lh_value("leasehold_reservations_expired_total", NULL) == 5);
     assert_true(lh_value("leasehold_leases_held", NULL) == 7);
+    assert_true(lh_value("leasehold_products_blocked", NULL) == 2);
     assert_true(lh_value("leasehold_reconciler_list_requests_total", NULL) == 3);
     assert_true(lh_value("leasehold_reconciler_state_reads_total", NULL) == 103);
     assert_true(lh_value("leasehold_reconciler_sweep_duration_seconds", NULL) == 2);
@@ -419,12 +421,12 @@ static void test_metrics_record_stage_exposition_exact(void **state) {
                      "leasehold_stage_seconds_count{stage=\"fenced_write\"} 4\n");
     stage_zero_series(expected, sizeof(expected), "publish_ack");
 
-    /* The family's text runs to the next family's HELP line, if any. */
+    /* The family's text runs to the next family's HELP line (or the end). */
     char *text = metrics_render(metrics_default());
     assert_non_null(text);
     char *family = strstr(text, "# HELP leasehold_stage_seconds ");
     assert_non_null(family);
-    char *next = strstr(family, "\n# HELP ");
+    char *next = strstr(family + 1, "\n# HELP ");
     if (next)
         next[1] = '\0';
     assert_string_equal(family, expected);

@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "log.h"
 #include "metrics.h"
 #include "processor.h"
@@ -47,6 +49,18 @@ typedef struct fake_world {
     size_t n_published;
     char last_container[64], last_blob[128];
     char next_expiry[32]; /* "nextexpiry" metadata of the last write, "-" if absent */
+    blob_code next_read;  /* BLOB_OK, or the storage error of the next lease_read */
+    long next_read_status;
+    int64_t clock_ms; /* the processor's monotonic clock */
+    int blocked_warnings; /* WARN lines saying a product is blocked */
+    char dead_letters[8][1024];
+    struct {
+        void (*done)(void *);
+        void *opaque;
+    } dl_done[8];
+    size_t n_dead_letters;
+    int dead_letter_calls;
+    int dead_letter_refuse; /* refuse the call with this number (1 = the first), 0 = none */
 } fake_world;
 
 static fake_world W;
@@ -85,6 +99,13 @@ lease_code __wrap_lease_read(lease *l, char **data, size_t *len, blob_meta *meta
     memset(err, 0, sizeof(*err));
     if (!l->held)
         return LEASE_ERR_LOST;
+    if (W.next_read != BLOB_OK) {
+        err->storage.code = W.next_read;
+        err->storage.http_status = W.next_read_status;
+        snprintf(err->message, sizeof(err->message), "read: HTTP %ld", W.next_read_status);
+        W.next_read = BLOB_OK;
+        return LEASE_ERR_STORAGE;
+    }
     W.reads++;
     *data = strdup(W.blob);
     *len = strlen(W.blob);
@@ -198,6 +219,44 @@ int __wrap_publisher_send_events(publisher *p, const inv_event *events, size_t n
     return 0;
 }
 
+/* Dead letters are recorded; their delivery (which finishes the offset) is
+ * run by the test, so it can check nothing is finished before. */
+int __wrap_publisher_send_dead_letter(publisher *p, const char *key, size_t key_len,
+                                      const char *record, void (*done)(void *opaque),
+                                      void *opaque) {
+    (void)p;
+    if (++W.dead_letter_calls == W.dead_letter_refuse)
+        return -1;
+    assert_int_equal(key_len, strlen("PROD-1"));
+    assert_memory_equal(key, "PROD-1", key_len);
+    assert_true(W.n_dead_letters < 8);
+    snprintf(W.dead_letters[W.n_dead_letters], sizeof(W.dead_letters[0]), "%s", record);
+    W.dl_done[W.n_dead_letters].done = done;
+    W.dl_done[W.n_dead_letters].opaque = opaque;
+    W.n_dead_letters++;
+    return 0;
+}
+
+static void deliver_dead_letters(void) {
+    for (size_t i = 0; i < W.n_dead_letters; i++)
+        W.dl_done[i].done(W.dl_done[i].opaque);
+}
+
+/* Counts the WARN lines that announce a blocked product; nothing printed. */
+void __wrap_log_write(log_level level, const char *fmt, ...) {
+    char line[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (level == LOG_LVL_WARN && strstr(line, " is blocked for ") != NULL)
+        W.blocked_warnings++;
+}
+
+static int64_t fake_clock_ms(void) {
+    return W.clock_ms;
+}
+
 /* ---- helpers ------------------------------------------------------------------ */
 
 typedef struct fixture {
@@ -213,7 +272,12 @@ static int setup(void **state) {
     memset(&W, 0, sizeof(W));
     fixture *f = calloc(1, sizeof(*f));
     f->tracker = offset_tracker_new();
-    processor_options o = {NULL, "inventory", NULL, f->tracker, 100, 10, 100};
+    processor_options o = {.container = "inventory",
+                           .tracker = f->tracker,
+                           .max_batch = 100,
+                           .retry_base_ms = 10,
+                           .retry_max_ms = 100,
+                           .now_ms = fake_clock_ms};
     f->proc = processor_new(&o);
     f->ops = processor_dispatcher_ops(f->proc);
     *state = f;
@@ -513,7 +577,11 @@ static void test_processor_process_republishes_pending_outbox(void **state) {
     f->ops.idle("PROD-1", &f->slot, f->ops.opaque); /* this worker goes away */
     W.n_published = 0;
 
-    processor_options o = {NULL, "inventory", NULL, f->tracker, 100, 10, 100};
+    processor_options o = {.container = "inventory",
+                           .tracker = f->tracker,
+                           .max_batch = 100,
+                           .retry_base_ms = 10,
+                           .retry_max_ms = 100};
     processor *other = processor_new(&o);
     dispatcher_ops ops = processor_dispatcher_ops(other);
     void *slot = NULL;
@@ -605,6 +673,249 @@ static void test_processor_write_records_next_expiry(void **state) {
     free_items(items, 3);
 }
 
+/* ---- blocked products (state that cannot be read) --------------------------------- */
+
+static size_t fake_queued(const char *product_id, void *arg) {
+    assert_string_equal(product_id, "PROD-1");
+    return *(size_t *)arg;
+}
+
+static double blocked_gauge(void) {
+    return metrics_value(metrics_find(metrics_default(), "leasehold_products_blocked"), NULL);
+}
+
+/* Writes a valid product (restock of 100) and returns its blob, then puts
+ * `garbage` in its place, as an outside writer did. */
+static char *valid_then_garbage(fixture *f, const char *garbage) {
+    work_item *first[1] = {item(f, INV_CMD_RESTOCK, "s1", 100, NULL)};
+    int retry;
+    assert_int_equal(run_batch(f, first, 1, &retry), 1);
+    f->ops.idle("PROD-1", &f->slot, f->ops.opaque); /* persists, releases */
+    free_items(first, 1);
+    char *good = W.blob;
+    W.blob = strdup(garbage);
+    W.n_published = 0;
+    W.releases = 0;
+    return good;
+}
+
+/* A state blob that does not decode blocks the product: nothing applied,
+ * published or written, no offset finished, the lease released for the
+ * operator, a long retry delay; /api/blocked and the gauge name it. */
+static void test_processor_process_undecodable_state_blocks(void **state) {
+    fixture *f = *state;
+    char *good = valid_then_garbage(f, "this is not JSON");
+    work_item *items[2] = {item(f, INV_CMD_RESERVE, "r1", 10, "C"),
+                           item(f, INV_CMD_RESERVE, "r2", 5, "C")};
+    int retry;
+    assert_int_equal(run_batch(f, items, 2, &retry), 0);
+    assert_int_equal(retry, 30000);
+    assert_int_equal(W.releases, 1);
+    assert_int_equal(W.n_published, 0);
+    assert_int_equal(W.writes, 2); /* the restock and its idle release only */
+    assert_string_equal(W.blob, "this is not JSON");
+    assert_int_equal(offset_tracker_position(f->tracker, "inventory.reservations", 0), 1);
+    assert_int_equal(processor_is_blocked(f->proc, "PROD-1"), 1);
+    assert_int_equal(processor_is_blocked(f->proc, "PROD-2"), 0);
+    assert_true(blocked_gauge() == 1);
+    assert_int_equal(W.blocked_warnings, 1);
+
+    size_t queued = 2;
+    char *text = processor_blocked_json(f->proc, fake_queued, &queued);
+    json_error_t jerr;
+    json_t *doc = json_loads(text, 0, &jerr);
+    assert_non_null(doc);
+    json_t *list = json_object_get(doc, "blocked");
+    assert_int_equal(json_array_size(list), 1);
+    json_t *e = json_array_get(list, 0);
+    assert_string_equal(json_string_value(json_object_get(e, "productId")), "PROD-1");
+    assert_int_equal(strncmp(json_string_value(json_object_get(e, "reason")), "decode: ", 8), 0);
+    assert_true(json_integer_value(json_object_get(e, "since")) > 1700000000000LL);
+    assert_int_equal(json_integer_value(json_object_get(e, "queued")), 2);
+    json_decref(doc);
+    free(text);
+
+    /* Released with its key (revocation): no longer blocked. */
+    f->ops.idle("PROD-1", &f->slot, f->ops.opaque);
+    assert_int_equal(processor_is_blocked(f->proc, "PROD-1"), 0);
+    assert_true(blocked_gauge() == 0);
+    free(good);
+    free_items(items, 2);
+}
+
+/* One WARN when it blocks, then at most one per minute however often it is
+ * retried; an operator's retry always answers with one. */
+static void test_processor_blocked_warn_rate_limited(void **state) {
+    fixture *f = *state;
+    char *good = valid_then_garbage(f, "{\"schemaVersion\":");
+    work_item *items[1] = {item(f, INV_CMD_RESERVE, "r1", 1, "C")};
+    int retry;
+    W.clock_ms = 1000000;
+    assert_int_equal(run_batch(f, items, 1, &retry), 0);
+    assert_int_equal(W.blocked_warnings, 1);
+    W.clock_ms += 30000;
+    assert_int_equal(run_batch(f, items, 1, &retry), 0);
+    W.clock_ms += 29999;
+    assert_int_equal(run_batch(f, items, 1, &retry), 0);
+    assert_int_equal(W.blocked_warnings, 1);
+    W.clock_ms += 1; /* a minute after the first */
+    assert_int_equal(run_batch(f, items, 1, &retry), 0);
+    assert_int_equal(W.blocked_warnings, 2);
+    assert_int_equal(processor_blocked_action(f->proc, "PROD-1", PROCESSOR_ACTION_RETRY), 0);
+    assert_int_equal(run_batch(f, items, 1, &retry), 0);
+    assert_int_equal(W.blocked_warnings, 3);
+    assert_int_equal(W.releases, 5); /* every attempt gives the lease back */
+    assert_int_equal(processor_is_blocked(f->proc, "PROD-1"), 1);
+    free(good);
+    free_items(items, 1);
+}
+
+/* The operator restores the blob and asks for a retry: the queued commands
+ * are applied exactly once and the product is unblocked. */
+static void test_processor_blocked_retry_after_repair_applies(void **state) {
+    fixture *f = *state;
+    char *good = valid_then_garbage(f, "garbage");
+    work_item *items[2] = {item(f, INV_CMD_RESERVE, "r1", 10, "C"),
+                           item(f, INV_CMD_RESERVE, "r2", 5, "C")};
+    int retry;
+    assert_int_equal(processor_blocked_action(f->proc, "PROD-1", PROCESSOR_ACTION_RETRY), -1);
+    assert_int_equal(run_batch(f, items, 2, &retry), 0);
+    free(W.blob);
+    W.blob = good;
+    assert_int_equal(processor_blocked_action(f->proc, "PROD-1", PROCESSOR_ACTION_RETRY), 0);
+    assert_int_equal(run_batch(f, items, 2, &retry), 2);
+    assert_int_equal(processor_is_blocked(f->proc, "PROD-1"), 0);
+    assert_true(blocked_gauge() == 0);
+    assert_int_equal(W.n_published, 2);
+    assert_int_equal(W.published[0].type, INV_EV_RESERVATION_CREATED);
+    assert_int_equal(W.published[1].available, 85);
+    assert_int_equal(offset_tracker_position(f->tracker, "inventory.reservations", 0), 3);
+    inv_state st = stored_state();
+    assert_int_equal(st.available, 85);
+    inv_state_clear(&st);
+    free_items(items, 2);
+}
+
+/* The operator dead-letters the queue: one dead letter per command with
+ * reason state_unreadable and its position, no outcome event, offsets
+ * finished only once Kafka acknowledged the dead letters. */
+static void test_processor_blocked_dead_letter_finishes_offsets(void **state) {
+    fixture *f = *state;
+    char *good = valid_then_garbage(f, "garbage");
+    work_item *items[2] = {item(f, INV_CMD_RESERVE, "r1", 10, "C"),
+                           item(f, INV_CMD_RELEASE, "x1", 5, "C")};
+    int retry;
+    assert_int_equal(run_batch(f, items, 2, &retry), 0);
+    int reads = W.reads;
+    assert_int_equal(processor_blocked_action(f->proc, "PROD-1", PROCESSOR_ACTION_DEAD_LETTER),
+                     0);
+    assert_int_equal(run_batch(f, items, 2, &retry), 2);
+    assert_int_equal(W.reads, reads); /* the state is not read again */
+    assert_int_equal(W.n_published, 0);
+    assert_int_equal(W.n_dead_letters, 2);
+    for (size_t i = 0; i < 2; i++) {
+        json_error_t jerr;
+        json_t *dl = json_loads(W.dead_letters[i], 0, &jerr);
+        assert_non_null(dl);
+        assert_string_equal(json_string_value(json_object_get(dl, "reason")), "state_unreadable");
+        assert_string_equal(json_string_value(json_object_get(dl, "topic")),
+                            "inventory.reservations");
+        assert_int_equal(json_integer_value(json_object_get(dl, "partition")), 0);
+        assert_int_equal(json_integer_value(json_object_get(dl, "offset")), (json_int_t)(1 + i));
+        assert_non_null(strstr(json_string_value(json_object_get(dl, "payload")),
+                               i == 0 ? "\"r1\"" : "\"x1\""));
+        json_decref(dl);
+    }
+    assert_int_equal(processor_is_blocked(f->proc, "PROD-1"), 0);
+    assert_int_equal(offset_tracker_position(f->tracker, "inventory.reservations", 0), 1);
+    deliver_dead_letters();
+    assert_int_equal(offset_tracker_position(f->tracker, "inventory.reservations", 0), 3);
+    assert_string_equal(W.blob, "garbage"); /* untouched */
+    free(good);
+    free_items(items, 2);
+}
+
+/* More queued than one batch (max_batch), and a dead letter that cannot be
+ * queued: the action carries over to the next runs until the queue is
+ * empty; nothing is finished before its dead letter is delivered. */
+static void test_processor_blocked_dead_letter_across_runs(void **state) {
+    fixture *f = *state;
+    processor_free(f->proc);
+    processor_options o = {.container = "inventory",
+                           .tracker = f->tracker,
+                           .max_batch = 2,
+                           .retry_base_ms = 10,
+                           .retry_max_ms = 100,
+                           .now_ms = fake_clock_ms};
+    f->proc = processor_new(&o);
+    f->ops = processor_dispatcher_ops(f->proc);
+    char *good = valid_then_garbage(f, "garbage");
+    work_item *items[3] = {item(f, INV_CMD_RESERVE, "r1", 1, "C"),
+                           item(f, INV_CMD_RESERVE, "r2", 1, "C"),
+                           item(f, INV_CMD_RESERVE, "r3", 1, "C")};
+    int retry;
+    assert_int_equal(run_batch(f, items, 3, &retry), 0);
+    assert_int_equal(processor_blocked_action(f->proc, "PROD-1", PROCESSOR_ACTION_DEAD_LETTER),
+                     0);
+    W.dead_letter_refuse = 2; /* the second one cannot be queued */
+    assert_int_equal(run_batch(f, items, 3, &retry), 1);
+    assert_true(retry >= 5 && retry <= 100);
+    assert_int_equal(W.n_dead_letters, 1);
+    assert_int_equal(run_batch(f, items + 1, 2, &retry), 2); /* one batch: max_batch 2 */
+    assert_int_equal(W.n_dead_letters, 3);
+    assert_int_equal(processor_is_blocked(f->proc, "PROD-1"), 0);
+    assert_int_equal(W.reads, 2); /* the restock's and the one that blocked: no more */
+    assert_int_equal(W.n_published, 0);
+    assert_int_equal(offset_tracker_position(f->tracker, "inventory.reservations", 0), 1);
+    deliver_dead_letters();
+    assert_int_equal(offset_tracker_position(f->tracker, "inventory.reservations", 0), 4);
+
+    /* Three queued, two per batch: the rest follows at once (retry 0). */
+    work_item *more[3] = {item(f, INV_CMD_RESERVE, "r4", 1, "C"),
+                          item(f, INV_CMD_RESERVE, "r5", 1, "C"),
+                          item(f, INV_CMD_RESERVE, "r6", 1, "C")};
+    assert_int_equal(run_batch(f, more, 3, &retry), 0);
+    assert_int_equal(processor_blocked_action(f->proc, "PROD-1", PROCESSOR_ACTION_DEAD_LETTER),
+                     0);
+    assert_int_equal(run_batch(f, more, 3, &retry), 2);
+    assert_int_equal(retry, 0);
+    assert_int_equal(processor_is_blocked(f->proc, "PROD-1"), 1);
+    assert_int_equal(run_batch(f, more + 2, 1, &retry), 1);
+    assert_int_equal(processor_is_blocked(f->proc, "PROD-1"), 0);
+    assert_int_equal(W.n_dead_letters, 6);
+    free(good);
+    free_items(items, 3);
+    free_items(more, 3);
+}
+
+/* Storage 5xx and timeouts stay transient (short backoff, not blocked); a
+ * definitive 4xx on the read blocks. */
+static void test_processor_read_errors_classified(void **state) {
+    fixture *f = *state;
+    work_item *first[1] = {item(f, INV_CMD_RESTOCK, "s1", 10, NULL)};
+    int retry;
+    assert_int_equal(run_batch(f, first, 1, &retry), 1);
+    f->ops.idle("PROD-1", &f->slot, f->ops.opaque);
+    work_item *items[1] = {item(f, INV_CMD_RESERVE, "r1", 1, "C")};
+    W.next_read = BLOB_ERR_TRANSIENT;
+    W.next_read_status = 503;
+    assert_int_equal(run_batch(f, items, 1, &retry), 0);
+    assert_true(retry >= 5 && retry <= 100);
+    assert_int_equal(processor_is_blocked(f->proc, "PROD-1"), 0);
+    assert_int_equal(processor_storage_healthy(f->proc), 0);
+    W.next_read = BLOB_ERR_HTTP;
+    W.next_read_status = 400;
+    assert_int_equal(run_batch(f, items, 1, &retry), 0);
+    assert_int_equal(retry, 30000);
+    assert_int_equal(processor_is_blocked(f->proc, "PROD-1"), 1);
+    assert_int_equal(processor_storage_healthy(f->proc), 1);
+    /* The next read succeeds: applied, unblocked. */
+    assert_int_equal(run_batch(f, items, 1, &retry), 1);
+    assert_int_equal(processor_is_blocked(f->proc, "PROD-1"), 0);
+    free_items(first, 1);
+    free_items(items, 1);
+}
+
 int main(void) {
     log_init("test", LOG_LVL_ERROR, 0); /* the processor's expected warnings are noise here */
     const struct CMUnitTest tests[] = {
@@ -622,6 +933,12 @@ int main(void) {
         T(test_processor_process_republishes_pending_outbox),
         T(test_processor_process_records_each_stage_once),
         T(test_processor_write_records_next_expiry),
+        T(test_processor_process_undecodable_state_blocks),
+        T(test_processor_blocked_warn_rate_limited),
+        T(test_processor_blocked_retry_after_repair_applies),
+        T(test_processor_blocked_dead_letter_finishes_offsets),
+        T(test_processor_read_errors_classified),
+        T(test_processor_blocked_dead_letter_across_runs),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "admin_client.h"
 #include "args.h"
 
 /* getopt permutes argv, so each case parses a fresh writable copy. */
@@ -113,6 +114,33 @@ static void test_args_parse_load_latency_log(void **state) {
     assert_string_equal(err, "get: option --latency-log does not apply");
 }
 
+/* The repair of blocked products talks to a worker's admin API: --worker is
+ * required, and the URLs are exactly the documented ones. */
+static void test_args_parse_blocked_commands(void **state) {
+    producer_args a;
+    char err[256] = "";
+    char url[128];
+    assert_int_equal(PARSE(&a, err, "p", "blocked"), -1);
+    assert_string_equal(err, "blocked: --worker ADDR:PORT is required (the worker's admin address)");
+    assert_int_equal(PARSE(&a, err, "p", "blocked", "--worker", "127.0.0.1:9464"), 0);
+    assert_int_equal(a.command, ARGS_BLOCKED);
+    assert_int_equal(admin_client_url(a.command, a.worker, a.product, url, sizeof(url)), 0);
+    assert_string_equal(url, "http://127.0.0.1:9464/api/blocked");
+    assert_int_equal(PARSE(&a, err, "p", "retry-blocked", "PROD-7", "--worker", "w:1"), 0);
+    assert_int_equal(a.command, ARGS_BLOCKED_RETRY);
+    assert_int_equal(admin_client_url(a.command, a.worker, a.product, url, sizeof(url)), 0);
+    assert_string_equal(url, "http://w:1/api/blocked/PROD-7/retry");
+    assert_int_equal(PARSE(&a, err, "p", "dead-letter-blocked", "--worker", "w:1", "PROD-7"), 0);
+    assert_int_equal(a.command, ARGS_BLOCKED_DEAD_LETTER);
+    assert_int_equal(admin_client_url(a.command, a.worker, a.product, url, sizeof(url)), 0);
+    assert_string_equal(url, "http://w:1/api/blocked/PROD-7/dead-letter");
+    assert_int_equal(admin_client_url(a.command, a.worker, a.product, url, 20), -1);
+    assert_int_equal(PARSE(&a, err, "p", "retry-blocked", "--worker", "w:1"), -1);
+    assert_string_equal(err, "retry-blocked: expected 1 argument, got 0");
+    assert_int_equal(PARSE(&a, err, "p", "blocked", "--worker", "w:1", "--brokers", "b:1"), -1);
+    assert_string_equal(err, "blocked: option --brokers does not apply");
+}
+
 static void test_args_parse_load_options(void **state) {
     producer_args a;
     char err[256] = "";
@@ -207,6 +235,7 @@ int main(void) {
         cmocka_unit_test(test_args_parse_rejects_foreign_option),
         cmocka_unit_test(test_args_parse_serve_requires_listen),
         cmocka_unit_test(test_args_parse_load_latency_log),
+        cmocka_unit_test(test_args_parse_blocked_commands),
         cmocka_unit_test(test_args_parse_load_options),
         cmocka_unit_test(test_args_parse_load_rejects_bad_values),
         cmocka_unit_test(test_args_parse_load_products_range),
