@@ -35,6 +35,8 @@
 #include "leasehold/blob.h"
 #include "leasehold/lease.h"
 
+#include "bench_util.h"
+
 typedef struct samples {
     pthread_mutex_t mu;
     double *v;
@@ -50,9 +52,7 @@ typedef struct bench {
 
 static int64_t bench_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return bench_now_us() / 1000;
 }
 
 static void samples_add(samples *s, double x)
@@ -72,19 +72,10 @@ static void samples_add(samples *s, double x)
     pthread_mutex_unlock(&s->mu);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Percentile q (0..1) of sorted samples, 0 when there are none. */
 static double samples_pct(const samples *s, double q)
 {
-    if (!s->n)
-        return 0;
-    size_t i = (size_t)(q * (double)s->n);
-    return s->v[i < s->n ? i : s->n - 1];
+    return bench_pct(s->v, s->n, q);
 }
 
 static void samples_print(const char *what, samples *s)
@@ -93,7 +84,7 @@ static void samples_print(const char *what, samples *s)
         printf("%-8s no samples\n", what);
         return;
     }
-    qsort(s->v, s->n, sizeof(double), cmp_double);
+    qsort(s->v, s->n, sizeof(double), bench_cmp_double);
     printf("%-8s n=%zu p50=%.1f ms p90=%.1f ms p99=%.1f ms max=%.1f ms\n", what, s->n,
            samples_pct(s, 0.5), samples_pct(s, 0.9), samples_pct(s, 0.99), s->v[s->n - 1]);
 }
@@ -220,12 +211,8 @@ int main(int argc, char **argv)
         (duration_s != -1 && (duration_s < 15 || duration_s > 60)))
         return bench_usage();
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    const char *conn = getenv("LEASEHOLD_STORAGE_CONNECTION_STRING");
-    blob_client_options bo;
-    blob_client_options_init(&bo);
-    bo.connection_string = conn && *conn ? conn : "UseDevelopmentStorage=true";
     blob_error be;
-    blob_client *client = blob_client_new(&bo, &be);
+    blob_client *client = bench_client_from_env(&be);
     if (!client) {
         fprintf(stderr, "%s\n", be.message);
         return 1;
