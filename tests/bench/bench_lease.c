@@ -179,6 +179,41 @@ static int bench_usage(void)
     return 1;
 }
 
+/* Every 10 s until told to stop, a progress line on stderr, so a long run
+ * that never gets to its summary still shows where it stands. */
+typedef struct progress {
+    bench *b;
+    lease_manager *mgr;
+    int64_t t0;
+    pthread_mutex_t mu;
+    pthread_cond_t stop_cv;
+    int stop;
+} progress;
+
+static void *progress_run(void *arg)
+{
+    progress *p = arg;
+    pthread_mutex_lock(&p->mu);
+    while (!p->stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 10;
+        if (pthread_cond_timedwait(&p->stop_cv, &p->mu, &until) == 0 || p->stop)
+            continue;
+        pthread_mutex_lock(&p->b->renew.mu);
+        size_t renewed = p->b->renew.n;
+        pthread_mutex_unlock(&p->b->renew.mu);
+        pthread_mutex_lock(&p->b->mu);
+        int lost = p->b->lost, failed = p->b->failed;
+        pthread_mutex_unlock(&p->b->mu);
+        fprintf(stderr, "bench_lease: t=%" PRId64 "s held=%zu renewals=%zu failed=%d lost=%d\n",
+                (bench_now_ms() - p->t0) / 1000, lease_manager_held_count(p->mgr), renewed,
+                failed, lost);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
 static void bench_run(worker *w, pthread_t *t, int threads, void *(*fn)(void *))
 {
     for (int i = 0; i < threads; i++)
@@ -231,6 +266,10 @@ int main(int argc, char **argv)
     pthread_t *t = calloc((size_t)threads, sizeof(*t));
     worker *w = calloc((size_t)threads, sizeof(*w));
     int64_t t0 = bench_now_ms();
+    static progress prog;
+    prog = (progress){&b, mgr, t0, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    pthread_t prog_tid;
+    int prog_started = pthread_create(&prog_tid, NULL, progress_run, &prog) == 0;
     for (int i = 0; i < threads; i++)
         w[i] = (worker){mgr, l, (int)((int64_t)i * leases / threads),
                         (int)((int64_t)(i + 1) * leases / threads)};
@@ -254,6 +293,13 @@ int main(int argc, char **argv)
     size_t renewals = b.renew.n - renew_before;
     pthread_mutex_unlock(&b.renew.mu);
     size_t still = lease_manager_held_count(mgr);
+    if (prog_started) {
+        pthread_mutex_lock(&prog.mu);
+        prog.stop = 1;
+        pthread_cond_signal(&prog.stop_cv);
+        pthread_mutex_unlock(&prog.mu);
+        pthread_join(prog_tid, NULL);
+    }
     int64_t t2 = bench_now_ms();
     lease_manager_free(mgr); /* releases renew_concurrency at a time */
     int64_t released_ms = bench_now_ms() - t2;
