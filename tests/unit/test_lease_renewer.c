@@ -66,6 +66,37 @@ static blob_client *renewer_client(blob_test_server *s, long request_timeout_ms)
     return c;
 }
 
+/* A manager on `client` with `concurrency` renewal workers that counts its
+ * events into `counts`; with auto_renew, leases of 15 s renewed every 1 s. */
+static lease_manager *renewer_manager(blob_client *client, int concurrency, int auto_renew,
+                                      renewer_counts *counts)
+{
+    lease_manager_options o;
+    lease_manager_options_init(&o);
+    o.duration_s = 15;
+    o.renew_interval_ms = 1000;
+    o.auto_renew = auto_renew;
+    o.renew_concurrency = concurrency;
+    o.on_event = on_event;
+    o.opaque = counts;
+    lease_error err;
+    lease_manager *mgr = lease_manager_new(client, &o, &err);
+    assert_non_null(mgr);
+    return mgr;
+}
+
+/* Takes `n` leases named prefix-NN (the fake service grants everything). */
+static void renewer_acquire(lease_manager *mgr, const char *prefix, int n)
+{
+    for (int i = 0; i < n; i++) {
+        char name[32];
+        lease *l;
+        lease_error err;
+        snprintf(name, sizeof name, "%s-%02d", prefix, i);
+        assert_int_equal(lease_try_acquire(mgr, name, NULL, &l, &err), LEASE_OK);
+    }
+}
+
 /* Holds `leases` leases on a manager with `concurrency` renewal workers and
  * checks that exactly `concurrency` renewals were in flight at once. */
 static void renewer_check_parallel(int concurrency, int leases)
@@ -74,25 +105,10 @@ static void renewer_check_parallel(int concurrency, int leases)
     blob_test_server *s = blob_test_server_start(ok, 1);
     blob_client *client = renewer_client(s, 10000);
     renewer_counts counts = {0, 0, 0, 0};
-    lease_manager_options o;
-    lease_manager_options_init(&o);
-    o.duration_s = 15;
-    o.renew_interval_ms = 1000;
-    o.renew_concurrency = concurrency;
-    o.on_event = on_event;
-    o.opaque = &counts;
-    lease_error err;
-    lease_manager *mgr = lease_manager_new(client, &o, &err);
-    assert_non_null(mgr);
-
+    lease_manager *mgr = renewer_manager(client, concurrency, 1, &counts);
     /* Renewals that start before the gate is set go through unheld; every
      * lease renews again each second, so later ones meet the gate. */
-    for (int i = 0; i < leases; i++) {
-        char name[32];
-        lease *l;
-        snprintf(name, sizeof name, "parallel-%02d", i);
-        assert_int_equal(lease_try_acquire(mgr, name, NULL, &l, &err), LEASE_OK);
-    }
+    renewer_acquire(mgr, "parallel", leases);
     blob_test_server_gate(s, concurrency);
 
     assert_true(blob_test_server_gate_wait(s, GATE_TIMEOUT_MS));
@@ -108,7 +124,7 @@ static void renewer_check_parallel(int concurrency, int leases)
     blob_test_server_stop(s);
 }
 
-static void test_renewer_runs_default_concurrency_in_parallel(void **state)
+static void test_renewer_runs_four_in_parallel(void **state)
 {
     (void)state;
     renewer_check_parallel(4, 12);
@@ -131,21 +147,8 @@ static void test_manager_free_releases_in_parallel(void **state)
     blob_test_server *s = blob_test_server_start(ok, 1);
     blob_client *client = renewer_client(s, 2000);
     renewer_counts counts = {0, 0, 0, 0};
-    lease_manager_options o;
-    lease_manager_options_init(&o);
-    o.auto_renew = 0;
-    o.renew_concurrency = 4;
-    o.on_event = on_event;
-    o.opaque = &counts;
-    lease_error err;
-    lease_manager *mgr = lease_manager_new(client, &o, &err);
-    assert_non_null(mgr);
-    for (int i = 0; i < 12; i++) {
-        char name[32];
-        lease *l;
-        snprintf(name, sizeof name, "release-%02d", i);
-        assert_int_equal(lease_try_acquire(mgr, name, NULL, &l, &err), LEASE_OK);
-    }
+    lease_manager *mgr = renewer_manager(client, 4, 0, &counts);
+    renewer_acquire(mgr, "release", 12);
     int before = blob_test_server_requests(s);
     blob_test_server_gate(s, 4);
 
@@ -162,7 +165,7 @@ static void test_manager_free_releases_in_parallel(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_renewer_runs_default_concurrency_in_parallel),
+        cmocka_unit_test(test_renewer_runs_four_in_parallel),
         cmocka_unit_test(test_renewer_runs_sixteen_in_parallel),
         cmocka_unit_test(test_manager_free_releases_in_parallel),
     };
