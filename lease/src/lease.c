@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,6 +247,59 @@ err:
     return NULL;
 }
 
+/* lease_free_all: what is left of the handles, released and freed by up to
+ * renew_concurrency threads (the caller among them). One after another,
+ * 10,000 releases would take minutes at a few ms each; the claims go through
+ * an atomic index into a snapshot of the list, so no handle is freed twice. */
+typedef struct lease_free_batch {
+    lease **handles;
+    size_t count;
+    atomic_size_t next;
+} lease_free_batch;
+
+static void *lease_free_batch_run(void *arg)
+{
+    lease_free_batch *b = arg;
+    for (size_t i; (i = atomic_fetch_add(&b->next, 1)) < b->count;)
+        lease_free(b->handles[i]);
+    return NULL;
+}
+
+static void lease_free_all(lease_manager *mgr)
+{
+    lease_free_batch b = {NULL, 0, 0};
+    pthread_mutex_lock(&mgr->mu);
+    for (lease *l = mgr->handles; l; l = l->next)
+        b.count++;
+    b.handles = b.count ? malloc(b.count * sizeof(*b.handles)) : NULL;
+    size_t n = 0;
+    for (lease *l = mgr->handles; l && b.handles; l = l->next)
+        b.handles[n++] = l;
+    pthread_mutex_unlock(&mgr->mu);
+    if (!b.handles) { /* none, or no memory for the snapshot: one by one */
+        for (;;) {
+            pthread_mutex_lock(&mgr->mu);
+            lease *l = mgr->handles;
+            pthread_mutex_unlock(&mgr->mu);
+            if (!l)
+                return;
+            lease_free(l);
+        }
+    }
+    size_t want = (size_t)mgr->opts.renew_concurrency;
+    if (want > b.count)
+        want = b.count;
+    pthread_t threads[64];
+    size_t started = 0;
+    while (started + 1 < want &&
+           pthread_create(&threads[started], NULL, lease_free_batch_run, &b) == 0)
+        started++;
+    lease_free_batch_run(&b); /* the caller works too, and alone if no thread started */
+    for (size_t i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+    free(b.handles);
+}
+
 void lease_manager_free(lease_manager *mgr)
 {
     if (!mgr)
@@ -253,14 +307,7 @@ void lease_manager_free(lease_manager *mgr)
     /* Stop renewing first so no worker touches a handle being freed. */
     lease_renewer_stop(mgr->renewer);
     mgr->renewer = NULL;
-    for (;;) {
-        pthread_mutex_lock(&mgr->mu);
-        lease *l = mgr->handles;
-        pthread_mutex_unlock(&mgr->mu);
-        if (!l)
-            break;
-        lease_free(l);
-    }
+    lease_free_all(mgr);
     pthread_cond_destroy(&mgr->idle);
     pthread_mutex_destroy(&mgr->mu);
     free(mgr->container);

@@ -39,6 +39,8 @@
 #include "leasehold/blob.h"
 #include "leasehold/lease.h"
 
+#include "bench_util.h"
+
 #define BASELINE_LEASE_S 30
 #define BASELINE_BACKOFF_BASE_MS 1
 #define BASELINE_BACKOFF_MAX_MS 64
@@ -60,13 +62,6 @@ typedef struct baseline_thread {
     unsigned seed;
     pthread_t tid;
 } baseline_thread;
-
-static int64_t baseline_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* Full-jitter backoff before attempt `attempt` (>= 1) of a contended lease. */
 static void baseline_backoff(unsigned *seed, int attempt)
@@ -179,7 +174,7 @@ static void *baseline_thread_main(void *arg)
             break;
         char product[32];
         snprintf(product, sizeof product, "p%06d", b->hot ? 0 : rand_r(&t->seed) % b->products);
-        int64_t start = baseline_now_us();
+        int64_t start = bench_now_us();
         lease *l = NULL;
         char lease_id[64] = "";
         if (baseline_acquire(b, &t->seed, product, &l, lease_id) != 0) {
@@ -190,15 +185,9 @@ static void *baseline_thread_main(void *arg)
         if (baseline_update(b, product) != 0)
             atomic_fetch_add(&b->errors, 1);
         baseline_release(b, product, l, lease_id);
-        b->latency_ms[i] = (double)(baseline_now_us() - start) / 1000.0;
+        b->latency_ms[i] = (double)(bench_now_us() - start) / 1000.0;
     }
     return NULL;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 static int baseline_usage(void)
@@ -237,14 +226,10 @@ int main(int argc, char **argv)
         return baseline_usage();
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    const char *conn = getenv("LEASEHOLD_STORAGE_CONNECTION_STRING");
-    blob_client_options bo;
-    blob_client_options_init(&bo);
-    bo.connection_string = conn && *conn ? conn : "UseDevelopmentStorage=true";
     blob_error be;
     int rc = 1;
     baseline_thread *t = NULL;
-    if (!(b.client = blob_client_new(&bo, &be))) {
+    if (!(b.client = bench_client_from_env(&be))) {
         fprintf(stderr, "bench_baseline: %s\n", be.message);
         goto out;
     }
@@ -275,24 +260,24 @@ int main(int argc, char **argv)
         goto out;
     }
     long requests0 = blob_client_attempts(b.client);
-    int64_t start = baseline_now_us();
+    int64_t start = bench_now_us();
     for (int i = 0; i < threads; i++) {
         t[i] = (baseline_thread){&b, (unsigned)time(NULL) ^ (unsigned)(i * 2654435761u), 0};
         pthread_create(&t[i].tid, NULL, baseline_thread_main, &t[i]);
     }
     for (int i = 0; i < threads; i++)
         pthread_join(t[i].tid, NULL);
-    double seconds = (double)(baseline_now_us() - start) / 1e6;
+    double seconds = (double)(bench_now_us() - start) / 1e6;
     long requests = blob_client_attempts(b.client) - requests0;
 
     /* Failed commands (-1) sort first and are left out of the percentiles. */
-    qsort(b.latency_ms, (size_t)b.commands, sizeof(double), cmp_double);
+    qsort(b.latency_ms, (size_t)b.commands, sizeof(double), bench_cmp_double);
     size_t first = 0;
     while (first < (size_t)b.commands && b.latency_ms[first] < 0)
         first++;
     size_t n = (size_t)b.commands - first;
     double *v = b.latency_ms + first;
-    double p50 = n ? v[n / 2] : 0, p99 = n ? v[n * 99 / 100] : 0, max = n ? v[n - 1] : 0;
+    double p50 = bench_pct(v, n, 0.5), p99 = bench_pct(v, n, 0.99), max = bench_pct(v, n, 1);
     double per_s = seconds > 0 ? b.commands / seconds : 0;
     int errors = atomic_load(&b.errors);
     long contended = atomic_load(&b.contended);

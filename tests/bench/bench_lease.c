@@ -35,6 +35,8 @@
 #include "leasehold/blob.h"
 #include "leasehold/lease.h"
 
+#include "bench_util.h"
+
 typedef struct samples {
     pthread_mutex_t mu;
     double *v;
@@ -50,9 +52,7 @@ typedef struct bench {
 
 static int64_t bench_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return bench_now_us() / 1000;
 }
 
 static void samples_add(samples *s, double x)
@@ -72,19 +72,10 @@ static void samples_add(samples *s, double x)
     pthread_mutex_unlock(&s->mu);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Percentile q (0..1) of sorted samples, 0 when there are none. */
 static double samples_pct(const samples *s, double q)
 {
-    if (!s->n)
-        return 0;
-    size_t i = (size_t)(q * (double)s->n);
-    return s->v[i < s->n ? i : s->n - 1];
+    return bench_pct(s->v, s->n, q);
 }
 
 static void samples_print(const char *what, samples *s)
@@ -93,7 +84,7 @@ static void samples_print(const char *what, samples *s)
         printf("%-8s no samples\n", what);
         return;
     }
-    qsort(s->v, s->n, sizeof(double), cmp_double);
+    qsort(s->v, s->n, sizeof(double), bench_cmp_double);
     printf("%-8s n=%zu p50=%.1f ms p90=%.1f ms p99=%.1f ms max=%.1f ms\n", what, s->n,
            samples_pct(s, 0.5), samples_pct(s, 0.9), samples_pct(s, 0.99), s->v[s->n - 1]);
 }
@@ -188,15 +179,38 @@ static int bench_usage(void)
     return 1;
 }
 
-/* Releases happen on THREADS threads too: one after another they would take
- * minutes for 10,000 leases. */
-static void *release_range(void *arg)
+/* Every 10 s until told to stop, a progress line on stderr, so a long run
+ * that never gets to its summary still shows where it stands. */
+typedef struct progress {
+    bench *b;
+    lease_manager *mgr;
+    int64_t t0;
+    pthread_mutex_t mu;
+    pthread_cond_t stop_cv;
+    int stop;
+} progress;
+
+static void *progress_run(void *arg)
 {
-    worker *w = arg;
-    for (int i = w->from; i < w->to; i++) {
-        lease_free(w->l[i]);
-        w->l[i] = NULL;
+    progress *p = arg;
+    pthread_mutex_lock(&p->mu);
+    while (!p->stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 10;
+        if (pthread_cond_timedwait(&p->stop_cv, &p->mu, &until) == 0 || p->stop)
+            continue;
+        pthread_mutex_lock(&p->b->renew.mu);
+        size_t renewed = p->b->renew.n;
+        pthread_mutex_unlock(&p->b->renew.mu);
+        pthread_mutex_lock(&p->b->mu);
+        int lost = p->b->lost, failed = p->b->failed;
+        pthread_mutex_unlock(&p->b->mu);
+        fprintf(stderr, "bench_lease: t=%" PRId64 "s held=%zu renewals=%zu failed=%d lost=%d\n",
+                (bench_now_ms() - p->t0) / 1000, lease_manager_held_count(p->mgr), renewed,
+                failed, lost);
     }
+    pthread_mutex_unlock(&p->mu);
     return NULL;
 }
 
@@ -220,12 +234,8 @@ int main(int argc, char **argv)
         (duration_s != -1 && (duration_s < 15 || duration_s > 60)))
         return bench_usage();
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    const char *conn = getenv("LEASEHOLD_STORAGE_CONNECTION_STRING");
-    blob_client_options bo;
-    blob_client_options_init(&bo);
-    bo.connection_string = conn && *conn ? conn : "UseDevelopmentStorage=true";
     blob_error be;
-    blob_client *client = blob_client_new(&bo, &be);
+    blob_client *client = bench_client_from_env(&be);
     if (!client) {
         fprintf(stderr, "%s\n", be.message);
         return 1;
@@ -256,6 +266,10 @@ int main(int argc, char **argv)
     pthread_t *t = calloc((size_t)threads, sizeof(*t));
     worker *w = calloc((size_t)threads, sizeof(*w));
     int64_t t0 = bench_now_ms();
+    static progress prog;
+    prog = (progress){&b, mgr, t0, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    pthread_t prog_tid;
+    int prog_started = pthread_create(&prog_tid, NULL, progress_run, &prog) == 0;
     for (int i = 0; i < threads; i++)
         w[i] = (worker){mgr, l, (int)((int64_t)i * leases / threads),
                         (int)((int64_t)(i + 1) * leases / threads)};
@@ -279,9 +293,15 @@ int main(int argc, char **argv)
     size_t renewals = b.renew.n - renew_before;
     pthread_mutex_unlock(&b.renew.mu);
     size_t still = lease_manager_held_count(mgr);
+    if (prog_started) {
+        pthread_mutex_lock(&prog.mu);
+        prog.stop = 1;
+        pthread_cond_signal(&prog.stop_cv);
+        pthread_mutex_unlock(&prog.mu);
+        pthread_join(prog_tid, NULL);
+    }
     int64_t t2 = bench_now_ms();
-    bench_run(w, t, threads, release_range);
-    lease_manager_free(mgr);
+    lease_manager_free(mgr); /* releases renew_concurrency at a time */
     int64_t released_ms = bench_now_ms() - t2;
     double peak_rss = bench_peak_rss_mib();
 

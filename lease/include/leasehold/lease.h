@@ -122,7 +122,9 @@ void lease_manager_options_init(lease_manager_options *opts);
 lease_manager *lease_manager_new(blob_client *client, const lease_manager_options *opts,
                                  lease_error *err);
 /* Stops the scheduler, releases every lease still held and frees every
- * handle not yet freed (do not use them afterwards). NULL is a no-op. */
+ * handle not yet freed (do not use them afterwards). The releases are sent
+ * renew_concurrency at a time, so thousands of leases go in seconds. NULL
+ * is a no-op. */
 void lease_manager_free(lease_manager *mgr);
 size_t lease_manager_held_count(lease_manager *mgr);
 const char *lease_manager_owner_id(const lease_manager *mgr);
