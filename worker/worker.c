@@ -64,6 +64,7 @@ struct worker {
     int64_t shutdown_end;        /* monotonic deadline of the SIGTERM drain, 0 before */
     int assigned_once;           /* an assign callback has run (consume loop thread only) */
     int release_deferred;        /* an eager revocation kept the leases (consume loop thread) */
+    rd_kafka_topic_partition_list_t *owned; /* the assignment (consume loop thread) */
     atomic_llong kafka_error_at; /* monotonic ms of the last broker-level error, 0 = none since */
     atomic_int stopping;
     atomic_llong loop_tick;
@@ -127,30 +128,46 @@ static void wk_log_partitions(const char *what, const rd_kafka_topic_partition_l
     log_info("%s: %s", what, parts->cnt ? buf : "(none)");
 }
 
-/* Records the member's whole assignment for /api/assignment and says when
- * it breaks ownership: partition i of one command topic here without
- * partition i of another means another worker consumes some of these
- * products' commands, so the two take turns at their leases. */
-static void wk_assignment_changed(worker *w) {
-    rd_kafka_topic_partition_list_t *assigned = NULL;
-    if (rd_kafka_assignment(w->rk, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR)
-        return;
+/* Tracks the member's whole assignment from the rebalance callback's own
+ * lists (rd_kafka_assignment() asks librdkafka's main thread, which a
+ * callback running inside rd_kafka_consumer_close must not wait for),
+ * records it for /api/assignment and says when it breaks ownership:
+ * partition i of one command topic here without partition i of another
+ * means another worker consumes some of these products' commands, so the
+ * two take turns at their leases. */
+static void wk_assignment_changed(worker *w, const rd_kafka_topic_partition_list_t *parts,
+                                  int assigned, int cooperative) {
+    if (!cooperative) {
+        rd_kafka_topic_partition_list_destroy(w->owned);
+        w->owned = assigned ? rd_kafka_topic_partition_list_copy(parts)
+                            : rd_kafka_topic_partition_list_new(0);
+    } else {
+        for (int i = 0; i < parts->cnt; i++) {
+            const char *topic = parts->elems[i].topic;
+            int32_t partition = parts->elems[i].partition;
+            if (assigned && !rd_kafka_topic_partition_list_find(w->owned, topic, partition))
+                rd_kafka_topic_partition_list_add(w->owned, topic, partition);
+            else if (!assigned)
+                rd_kafka_topic_partition_list_del(w->owned, topic, partition);
+        }
+    }
+    const rd_kafka_topic_partition_list_t *owned = w->owned;
     const char *topics[WK_COMMAND_TOPICS];
     for (size_t i = 0; i < WK_COMMAND_TOPICS; i++)
         topics[i] = config_string(w->cfg, WK_COMMAND_TOPIC_KEYS[i]);
-    copartition_part *parts = calloc((size_t)assigned->cnt + 1, sizeof(*parts));
+    copartition_part *pairs = calloc((size_t)owned->cnt + 1, sizeof(*parts));
     json_t *list = json_array();
-    for (int i = 0; i < assigned->cnt; i++) {
-        if (parts) {
-            parts[i].topic = assigned->elems[i].topic;
-            parts[i].partition = assigned->elems[i].partition;
+    for (int i = 0; i < owned->cnt; i++) {
+        if (pairs) {
+            pairs[i].topic = owned->elems[i].topic;
+            pairs[i].partition = owned->elems[i].partition;
         }
-        json_array_append_new(list, json_pack("{s:s, s:i}", "topic", assigned->elems[i].topic,
-                                              "partition", (int)assigned->elems[i].partition));
+        json_array_append_new(list, json_pack("{s:s, s:i}", "topic", owned->elems[i].topic,
+                                              "partition", (int)owned->elems[i].partition));
     }
     char detail[512] = "";
-    int aligned = parts ? copartition_aligned(topics, WK_COMMAND_TOPICS, parts,
-                                              (size_t)assigned->cnt, detail, sizeof(detail))
+    int aligned = pairs ? copartition_aligned(topics, WK_COMMAND_TOPICS, pairs,
+                                              (size_t)owned->cnt, detail, sizeof(detail))
                         : -1;
     if (aligned == 0)
         log_error("Assignment breaks product ownership (%s): set kafka.assignment_strategy=range on "
@@ -161,8 +178,7 @@ static void wk_assignment_changed(worker *w) {
                             aligned < 0 ? json_null() : json_boolean(aligned), "partitions", list);
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
-    free(parts);
-    rd_kafka_topic_partition_list_destroy(assigned);
+    free(pairs);
     pthread_mutex_lock(&w->assignment_mu);
     free(w->assignment);
     w->assignment = text;
@@ -255,7 +271,7 @@ static void wk_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         log_error("Rebalance: %s", rd_kafka_error_string(error));
         rd_kafka_error_destroy(error);
     }
-    wk_assignment_changed(w);
+    wk_assignment_changed(w, parts, err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, cooperative);
 }
 
 static void wk_store_one(const char *topic, int32_t partition, int64_t position, void *opaque) {
@@ -436,6 +452,7 @@ worker *worker_new(const config *cfg, const char *worker_id, lease_manager *leas
     atomic_init(&w->kafka_error_at, 0);
     atomic_init(&w->loop_tick, worker_time_mono_ms());
     pthread_mutex_init(&w->assignment_mu, NULL);
+    w->owned = rd_kafka_topic_partition_list_new(0);
 
     publisher_options po = {config_string(cfg, "kafka.brokers"), worker_id,
                             config_string(cfg, "topic.events"), config_string(cfg, "topic.dlq"),
@@ -665,6 +682,8 @@ void worker_free(worker *w) {
     offset_tracker_free(w->tracker);
     pthread_mutex_destroy(&w->assignment_mu);
     free(w->assignment);
+    if (w->owned)
+        rd_kafka_topic_partition_list_destroy(w->owned);
     free(w);
 }
 
