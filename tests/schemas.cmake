@@ -3,6 +3,8 @@ leasehold_test(NAME test_inventory_schema LABEL unit
   SOURCES unit/test_inventory_schema.c LIBS leasehold_schemas)
 leasehold_test(NAME test_inventory_schema_state LABEL unit
   SOURCES unit/test_inventory_schema_state.c LIBS leasehold_schemas)
+leasehold_test(NAME test_inventory_schema_paged LABEL unit
+  SOURCES unit/test_inventory_schema_paged.c LIBS leasehold_schemas)
 leasehold_test(NAME test_inventory_schema_examples LABEL unit
   SOURCES unit/test_inventory_schema_examples.c LIBS leasehold_schemas)
 

@@ -38,6 +38,7 @@ int inv_state_add_reservation(inv_state *st, const inv_reservation *r)
                   sizeof *st->reservations) < 0)
         return -1;
     st->reservations[st->n_reservations++] = *r;
+    invp_note_append(&st->reservation_pages, INV_RESERVATION_PAGE);
     return 0;
 }
 
@@ -46,9 +47,16 @@ int inv_state_remove_reservation(inv_state *st, const char *reservation_id)
     inv_reservation *r = inv_state_find_reservation(st, reservation_id);
     if (!r)
         return -1;
-    inv_state_erase(st->reservations, &st->n_reservations, (size_t)(r - st->reservations),
-                    sizeof *r);
+    size_t i = (size_t)(r - st->reservations);
+    inv_state_erase(st->reservations, &st->n_reservations, i, sizeof *r);
+    invp_note_remove(&st->reservation_pages, i);
     return 0;
+}
+
+void inv_state_touch_reservation(inv_state *st, const inv_reservation *r)
+{
+    if (r >= st->reservations && r < st->reservations + st->n_reservations)
+        invp_note_touch(&st->reservation_pages, (size_t)(r - st->reservations));
 }
 
 const inv_ledger_entry *inv_state_ledger_find(const inv_state *st, const char *command_id)
@@ -64,10 +72,13 @@ int inv_state_ledger_add(inv_state *st, const inv_event *outcome, int64_t applie
 {
     if (inv_state_ledger_find(st, outcome->command_id))
         return 1;
-    if (st->n_ledger >= INV_LEDGER_MAX)
+    if (st->n_ledger >= INV_LEDGER_MAX) {
         inv_state_erase(st->ledger, &st->n_ledger, 0, sizeof *st->ledger);
+        invp_note_remove(&st->ledger_pages, 0);
+    }
     if (invj_grow((void **)&st->ledger, &st->cap_ledger, st->n_ledger + 1, sizeof *st->ledger) < 0)
         return -1;
+    invp_note_append(&st->ledger_pages, INV_LEDGER_PAGE);
     inv_ledger_entry *l = &st->ledger[st->n_ledger++];
     memset(l, 0, sizeof *l);
     snprintf(l->command_id, sizeof l->command_id, "%s", outcome->command_id);
