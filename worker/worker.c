@@ -417,7 +417,9 @@ worker *worker_new(const config *cfg, const char *worker_id, lease_manager *leas
                             w->tracker,
                             (size_t)config_int(cfg, "worker.max_batch"),
                             (int)config_duration_ms(cfg, "worker.retry_base"),
-                            (int)config_duration_ms(cfg, "worker.retry_max")};
+                            (int)config_duration_ms(cfg, "worker.retry_max"),
+                            strcmp(config_string(cfg, "storage.state_layout"), "v1") == 0,
+                            (size_t)config_int(cfg, "storage.state_single_max")};
     w->proc = processor_new(&pr);
     if (w->proc == NULL) {
         snprintf(err, errlen, "worker: out of memory");

@@ -75,12 +75,32 @@ def wait_for(cond, what, deadline_s=DEADLINE_S, interval_s=0.1):
 
 # ---- Azurite ----------------------------------------------------------------
 
+def decode_state(body):
+    """A state blob as one v1-shaped dict: schema v1 is one document; schema
+    v2 (docs/state-layout.md) is a head followed by the ledger pages and the
+    reservation pages, at the byte lengths the head lists."""
+    text = body.decode("utf-8")
+    head, pos = json.JSONDecoder().raw_decode(text)
+    if head.get("schemaVersion") != 2:
+        return json.loads(text)
+    raw, at = body, len(text[:pos].encode("utf-8"))
+    for key, pages in (("ledger", "ledgerPages"), ("reservations", "reservationPages")):
+        head[key] = []
+        for page in head[pages]:
+            items = json.loads(raw[at:at + page["bytes"]])
+            check_eq(len(items), page["count"], "entries of a %s page" % key)
+            head[key].extend(items)
+            at += page["bytes"]
+    check_eq(at, len(raw), "v2 state blob length")
+    return head
+
+
 def read_state(container, product):
     status, _, body = blob_request("GET", "/%s/%s.json" % (container, product))
     if status == 404 or (status == 200 and not body):
         return None
     check_eq(status, 200, "GET state of " + product)
-    return json.loads(body)
+    return decode_state(body)
 
 
 def lease_state(container, product):
@@ -329,6 +349,9 @@ class Run:
             "LEASEHOLD_RECONCILER_ENABLED": "false",
             "LEASEHOLD_WORKER_THREADS": "2",
             "LEASEHOLD_WORKER_RETRY_MAX": "1s",
+            # Every state write as Put Block + Put Block List (the paged
+            # layout's block path, fenced by Azurite), however small.
+            "LEASEHOLD_STORAGE_STATE_SINGLE_MAX": "0",
         })
         for k, topic in self.topics.items():
             self.env["LEASEHOLD_TOPIC_" + k.upper()] = topic

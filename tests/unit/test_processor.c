@@ -51,6 +51,85 @@ typedef struct fake_world {
 
 static fake_world W;
 
+/* Blocks staged and committed by the fake lease_write_blocks, like the
+ * service: a committed list of ids, the blob being their data in order. */
+#define FAKE_BLOCKS 512
+typedef struct fake_blocks {
+    char id[FAKE_BLOCKS][BLOB_BLOCK_ID_MAX];
+    char *data[FAKE_BLOCKS];
+    size_t n;
+    int puts[3];  /* Put Block requests by kind: head, ledger page, reservation page */
+    int lists;    /* Put Block List requests */
+    int fail_at;  /* 1-based request of the next write refused with 412; 0 = none */
+} fake_blocks;
+
+static fake_blocks B;
+
+static void fake_blocks_reset(void) {
+    for (size_t i = 0; i < B.n; i++)
+        free(B.data[i]);
+    memset(&B, 0, sizeof(B));
+}
+
+static void fake_blocks_stage(const lease_block *b) {
+    size_t i = 0;
+    while (i < B.n && strcmp(B.id[i], b->id) != 0)
+        i++;
+    if (i == B.n) {
+        assert_true(B.n < FAKE_BLOCKS);
+        snprintf(B.id[B.n++], BLOB_BLOCK_ID_MAX, "%s", b->id);
+    }
+    free(B.data[i]);
+    B.data[i] = strndup(b->data, b->len);
+    const char *d = B.data[i];
+    B.puts[strncmp(d, "{\"schemaVersion\"", 16) == 0 ? 0
+           : strncmp(d, "[{\"commandId\"", 13) == 0  ? 1
+                                                     : 2]++;
+}
+
+static const char *fake_blocks_get(const char *id) {
+    for (size_t i = 0; i < B.n; i++)
+        if (strcmp(B.id[i], id) == 0)
+            return B.data[i];
+    fail_msg("block %s was never staged", id);
+    return NULL;
+}
+
+lease_code __wrap_lease_write_blocks(lease *l, const lease_block *blocks, size_t n_blocks,
+                                     const char *const *ids, size_t n_ids,
+                                     const char *content_type, const blob_meta *meta,
+                                     size_t *requests, size_t *bytes, lease_error *err) {
+    (void)content_type;
+    (void)bytes;
+    memset(err, 0, sizeof(*err));
+    *requests = 0;
+    if (!l->held)
+        return LEASE_ERR_LOST;
+    for (size_t i = 0; i <= n_blocks; i++) {
+        ++*requests;
+        if (B.fail_at == (int)*requests) { /* a 412: the handle marks itself lost */
+            B.fail_at = 0;
+            l->held = 0;
+            snprintf(err->message, sizeof(err->message), "write block: fenced out (HTTP 412)");
+            return LEASE_ERR_LOST;
+        }
+        if (i < n_blocks)
+            fake_blocks_stage(&blocks[i]);
+    }
+    B.lists++;
+    size_t len = 0;
+    for (size_t i = 0; i < n_ids; i++)
+        len += strlen(fake_blocks_get(ids[i]));
+    free(W.blob);
+    W.blob = calloc(1, len + 1);
+    for (size_t i = 0; i < n_ids; i++)
+        strcat(W.blob, fake_blocks_get(ids[i]));
+    const char *next = meta ? blob_meta_get(meta, "nextexpiry") : NULL;
+    snprintf(W.next_expiry, sizeof(W.next_expiry), "%s", next ? next : "-");
+    W.writes++;
+    return LEASE_OK;
+}
+
 lease_code __wrap_lease_try_acquire(lease_manager *mgr, const char *name,
                                     const lease_acquire_options *o, lease **out, lease_error *err) {
     (void)mgr;
@@ -208,16 +287,28 @@ typedef struct fixture {
     int64_t next_offset;
 } fixture;
 
-static int setup(void **state) {
+/* The paged layout; `single_max` bytes and less go as one Put Blob. */
+static int setup_layout(void **state, size_t single_max) {
     free(W.blob);
     memset(&W, 0, sizeof(W));
+    fake_blocks_reset();
     fixture *f = calloc(1, sizeof(*f));
     f->tracker = offset_tracker_new();
-    processor_options o = {NULL, "inventory", NULL, f->tracker, 100, 10, 100};
+    processor_options o = {NULL, "inventory", NULL, f->tracker, 100, 10, 100, 0, single_max};
     f->proc = processor_new(&o);
     f->ops = processor_dispatcher_ops(f->proc);
     *state = f;
     return 0;
+}
+
+/* Small states in one Put Blob (the default for small products). */
+static int setup(void **state) {
+    return setup_layout(state, 1 << 20);
+}
+
+/* Every write as Put Block + Put Block List. */
+static int setup_blocks(void **state) {
+    return setup_layout(state, 0);
 }
 
 static int teardown(void **state) {
@@ -229,6 +320,7 @@ static int teardown(void **state) {
     free(f);
     free(W.blob);
     W.blob = NULL;
+    fake_blocks_reset();
     return 0;
 }
 
@@ -513,7 +605,7 @@ static void test_processor_process_republishes_pending_outbox(void **state) {
     f->ops.idle("PROD-1", &f->slot, f->ops.opaque); /* this worker goes away */
     W.n_published = 0;
 
-    processor_options o = {NULL, "inventory", NULL, f->tracker, 100, 10, 100};
+    processor_options o = {NULL, "inventory", NULL, f->tracker, 100, 10, 100, 0, 1 << 20};
     processor *other = processor_new(&o);
     dispatcher_ops ops = processor_dispatcher_ops(other);
     void *slot = NULL;
@@ -605,6 +697,171 @@ static void test_processor_write_records_next_expiry(void **state) {
     free_items(items, 3);
 }
 
+/* ---- paged layout ------------------------------------------------------------ */
+
+/* Restock 100000, then `n` reserves of 1 unit (batches of 100). */
+static void reserve_many(fixture *f, size_t n) {
+    int retry;
+    work_item *restock[1] = {item(f, INV_CMD_RESTOCK, "s1", 100000, NULL)};
+    assert_int_equal(run_batch(f, restock, 1, &retry), 1);
+    free_items(restock, 1);
+    for (size_t done = 0; done < n; done += 100) {
+        work_item *items[100];
+        for (size_t i = 0; i < 100; i++) {
+            char id[32];
+            snprintf(id, sizeof(id), "r%zu", done + i);
+            items[i] = item(f, INV_CMD_RESERVE, id, 1, "CUST-1");
+        }
+        assert_int_equal(run_batch(f, items, 100, &retry), 100);
+        free_items(items, 100);
+    }
+}
+
+static void test_processor_paged_reserve_writes_tail_page_and_head(void **state) {
+    fixture *f = *state;
+    reserve_many(f, 600); /* pages of 256, 256, 88 */
+    inv_state st = stored_state();
+    assert_int_equal(st.n_reservations, 600);
+    assert_int_equal(st.reservation_pages.n_pages, 3);
+    assert_int_equal(st.blocks_committed, 1);
+    inv_state_clear(&st);
+    int puts[3] = {B.puts[0], B.puts[1], B.puts[2]}, lists = B.lists;
+
+    work_item *items[2] = {item(f, INV_CMD_RESERVE, "x1", 2, "CUST-2"),
+                           item(f, INV_CMD_RESERVE, "x2", 3, "CUST-3")};
+    int retry;
+    assert_int_equal(run_batch(f, items, 2, &retry), 2);
+    /* One commit: the head, the tail reservation page, and the ledger's
+     * first page (its oldest entries evicted) and tail page. */
+    assert_int_equal(B.lists - lists, 1);
+    assert_int_equal(B.puts[0] - puts[0], 1);
+    assert_int_equal(B.puts[1] - puts[1], 2);
+    assert_int_equal(B.puts[2] - puts[2], 1);
+    st = stored_state();
+    assert_int_equal(st.n_reservations, 602);
+    assert_int_equal(st.reservation_pages.pages[2].count, 90);
+    assert_int_equal(st.available, 100000 - 600 - 5);
+    assert_string_equal(st.reservations[601].customer_id, "CUST-3");
+    inv_state_clear(&st);
+    free_items(items, 2);
+}
+
+static void test_processor_paged_release_by_id_touches_one_page(void **state) {
+    fixture *f = *state;
+    reserve_many(f, 600);
+    inv_state st = stored_state();
+    char rid[INV_ID_MAX + 1];
+    snprintf(rid, sizeof(rid), "%s", st.reservations[300].reservation_id); /* page 1 */
+    unsigned long long page0 = st.reservation_pages.pages[0].block,
+                       page2 = st.reservation_pages.pages[2].block;
+    inv_state_clear(&st);
+    int res_puts = B.puts[2];
+    work_item *items[1] = {item(f, INV_CMD_RELEASE, "rel-1", 0, NULL)};
+    snprintf(items[0]->cmd.reservation_id, sizeof(items[0]->cmd.reservation_id), "%s", rid);
+    int retry;
+    assert_int_equal(run_batch(f, items, 1, &retry), 1);
+    assert_int_equal(B.puts[2] - res_puts, 1);
+    st = stored_state();
+    assert_int_equal(st.n_reservations, 599);
+    assert_null(inv_state_find_reservation(&st, rid));
+    assert_int_equal(st.reservation_pages.pages[0].block, page0);
+    assert_int_equal(st.reservation_pages.pages[1].count, 255);
+    assert_int_equal(st.reservation_pages.pages[2].block, page2);
+    inv_state_clear(&st);
+    free_items(items, 1);
+}
+
+/* Decision 8 at either request of a block write: a 412 abandons the batch
+ * (nothing committed, nothing published, offsets not finished); after
+ * re-acquiring, the batch is applied once from the re-read blob. */
+static void paged_fenced_out_at(fixture *f, int request) {
+    reserve_many(f, 300);
+    char *before = strdup(W.blob);
+    int writes = W.writes, acquires = W.acquires;
+    size_t published = W.n_published;
+    int64_t position = offset_tracker_position(f->tracker, "inventory.reservations", 0);
+    work_item *items[1] = {item(f, INV_CMD_RESERVE, "late", 4, "CUST-9")};
+    B.fail_at = request;
+    int retry;
+    assert_int_equal(run_batch(f, items, 1, &retry), 0);
+    assert_true(retry > 0);
+    assert_string_equal(W.blob, before);
+    assert_int_equal(W.writes, writes);
+    assert_int_equal(W.n_published, published);
+    assert_int_equal(offset_tracker_position(f->tracker, "inventory.reservations", 0), position);
+
+    assert_int_equal(run_batch(f, items, 1, &retry), 1);
+    assert_int_equal(W.acquires, acquires + 1);
+    inv_state st = stored_state();
+    assert_int_equal(st.n_reservations, 301);
+    assert_int_equal(st.reserved, 304);
+    assert_int_equal(offset_tracker_position(f->tracker, "inventory.reservations", 0),
+                     position + 1);
+    inv_state_clear(&st);
+    free(before);
+    free_items(items, 1);
+}
+
+static void test_processor_paged_fenced_out_at_put_block(void **state) {
+    paged_fenced_out_at(*state, 1);
+}
+
+static void test_processor_paged_fenced_out_at_put_block_list(void **state) {
+    /* head, ledger first + tail page, reservation tail page: the list is 5th */
+    paged_fenced_out_at(*state, 5);
+}
+
+static void test_processor_paged_migrates_v1_blob_on_first_write(void **state) {
+    fixture *f = *state;
+    inv_state v1;
+    inv_state_init(&v1, "PROD-1");
+    v1.available = 1000;
+    for (size_t i = 0; i < 300; i++) {
+        inv_reservation r = {.quantity = 1, .created_at_ms = 1, .expires_at_ms = 4102444800000LL};
+        snprintf(r.reservation_id, sizeof(r.reservation_id), "old-%zu", i);
+        snprintf(r.customer_id, sizeof(r.customer_id), "C%zu", i);
+        assert_int_equal(inv_state_add_reservation(&v1, &r), 0);
+    }
+    v1.reserved = 300;
+    v1.total = 1300;
+    W.blob = inv_state_encode(&v1);
+    inv_state_clear(&v1);
+    assert_memory_equal(W.blob, "{\"schemaVersion\":1,", 18);
+
+    work_item *items[1] = {item(f, INV_CMD_RESERVE, "new-1", 7, "CUST-7")};
+    int retry;
+    assert_int_equal(run_batch(f, items, 1, &retry), 1);
+    /* First write: every part as a block (head, 1 ledger page, 2 pages). */
+    assert_int_equal(B.lists, 1);
+    assert_int_equal(B.puts[0], 1);
+    assert_int_equal(B.puts[1], 1);
+    assert_int_equal(B.puts[2], 2);
+    assert_memory_equal(W.blob, "{\"schemaVersion\":2,", 18);
+    inv_state st = stored_state();
+    assert_int_equal(st.n_reservations, 301);
+    assert_string_equal(st.reservations[0].reservation_id, "old-0");
+    assert_string_equal(st.reservations[300].customer_id, "CUST-7");
+    assert_int_equal(st.available, 993);
+    assert_int_equal(st.total, 1300);
+    inv_state_clear(&st);
+    free_items(items, 1);
+}
+
+/* storage.state_layout=v1 writes the whole document with one Put Blob. */
+static void test_processor_v1_layout_writes_one_document(void **state) {
+    fixture *f = *state;
+    processor_free(f->proc);
+    processor_options o = {NULL, "inventory", NULL, f->tracker, 100, 10, 100, 1, 0};
+    f->proc = processor_new(&o);
+    f->ops = processor_dispatcher_ops(f->proc);
+    reserve_many(f, 100);
+    assert_int_equal(B.lists, 0);
+    assert_memory_equal(W.blob, "{\"schemaVersion\":1,", 18);
+    inv_state st = stored_state();
+    assert_int_equal(st.n_reservations, 100);
+    inv_state_clear(&st);
+}
+
 int main(void) {
     log_init("test", LOG_LVL_ERROR, 0); /* the processor's expected warnings are noise here */
     const struct CMUnitTest tests[] = {
@@ -622,6 +879,14 @@ int main(void) {
         T(test_processor_process_republishes_pending_outbox),
         T(test_processor_process_records_each_stage_once),
         T(test_processor_write_records_next_expiry),
+        T(test_processor_v1_layout_writes_one_document),
+#define TB(name) cmocka_unit_test_setup_teardown(name, setup_blocks, teardown)
+        TB(test_processor_paged_reserve_writes_tail_page_and_head),
+        TB(test_processor_paged_release_by_id_touches_one_page),
+        TB(test_processor_paged_fenced_out_at_put_block),
+        TB(test_processor_paged_fenced_out_at_put_block_list),
+        TB(test_processor_paged_migrates_v1_blob_on_first_write),
+#undef TB
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
