@@ -924,8 +924,14 @@ def scenario_drain_storage_hang(run):
         proxy.freeze()
         cmd = run.command("reserve", p, quantity=3, customerId="C")
         run.send("reservations", [cmd])
-        write = "PUT /%s/%s/%s.json HTTP/1.1" % (ACCOUNT, run.container, p)
-        wait_for(lambda: write in proxy.requests_held(), "the reserve's state write, held")
+        # Put Blob, or Put Block / Put Block List (?comp=...) in the paged layout
+        write = "PUT /%s/%s/%s.json" % (ACCOUNT, run.container, p)
+        def state_write(line):
+            target = line.split(" ")[1] if line.startswith("PUT ") else ""
+            path, _, query = target.partition("?")
+            return path == write[4:] and ("comp=lease" not in query)
+        wait_for(lambda: any(state_write(r) for r in proxy.requests_held()),
+                 "the reserve's state write, held")
         t0 = time.monotonic()
         check_eq(run.stop_worker("w1", timeout=60), 2, "exit code when the drain times out")
         print("w1 exited %.1f s after SIGTERM (drain timeout 2 s, storage timeout 120 s)"
