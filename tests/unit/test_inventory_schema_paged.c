@@ -412,6 +412,64 @@ static void test_decode_errors(void **state)
     store_free(&s);
 }
 
+/* ---- schemas/v2/examples ------------------------------------------------ */
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        fail_msg("cannot open %s", path);
+    char *buf = malloc(1 << 16);
+    *len = fread(buf, 1, 1 << 16, f);
+    fclose(f);
+    return buf;
+}
+
+/* Each valid example decodes and re-encodes (v1) to the same state as its
+ * paged encoding; each invalid one fails with the message listed for it. */
+static void test_v2_examples(void **state)
+{
+    (void)state;
+    const char *src = getenv("LEASEHOLD_SOURCE_DIR");
+    assert_non_null(src);
+    char path[1024], err[256];
+    size_t len;
+    const char *valid[] = {"product-state.paged.blob", "product-state.single.blob"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/schemas/v2/examples/valid/%s", src, valid[i]);
+        char *buf = read_file(path, &len);
+        inv_state st;
+        if (inv_state_decode(buf, len, &st, err, sizeof err) != 0)
+            fail_msg("%s: %s", valid[i], err);
+        assert_int_equal(st.n_reservations, 2);
+        assert_int_equal(st.reserved, 14);
+        assert_int_equal(st.n_ledger, 1);
+        assert_int_equal(st.blocks_committed, i == 0);
+        assert_int_equal(st.next_block, 3);
+        inv_state_clear(&st);
+        free(buf);
+    }
+    snprintf(path, sizeof path, "%s/schemas/v2/examples/invalid/expected-errors.tsv", src);
+    char *tsv = read_file(path, &len);
+    tsv[len] = '\0';
+    int n = 0;
+    for (char *line = strtok(tsv, "\n"); line; line = strtok(NULL, "\n")) {
+        char *tab = strchr(line, '\t');
+        assert_non_null(tab);
+        *tab = '\0';
+        snprintf(path, sizeof path, "%s/schemas/v2/examples/invalid/%s", src, line);
+        size_t blen;
+        char *buf = read_file(path, &blen);
+        inv_state st;
+        assert_int_equal(inv_state_decode(buf, blen, &st, err, sizeof err), -1);
+        assert_string_equal(err, tab + 1);
+        free(buf);
+        n++;
+    }
+    assert_int_equal(n, 5);
+    free(tsv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -422,6 +480,7 @@ int main(void)
         cmocka_unit_test(test_ledger_eviction_sends_first_and_last_ledger_page),
         cmocka_unit_test(test_small_state_goes_as_single_put),
         cmocka_unit_test(test_decode_errors),
+        cmocka_unit_test(test_v2_examples),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
