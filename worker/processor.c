@@ -255,69 +255,6 @@ static int proc_load_state(product *pr) {
     return 0;
 }
 
-/* Put Block of every part that changed, then Put Block List of them all
- * (lease_write_blocks), or one Put Blob while the state is small. */
-static lease_code proc_put_paged(product *pr, const blob_meta *meta, lease_error *err) {
-    inv_state_paged pg;
-    char msg[256];
-    if (inv_state_encode_paged(&pr->state, pr->proc->opts.state_single_max, &pg, msg,
-                               sizeof(msg)) != 0) {
-        snprintf(err->message, sizeof(err->message), "encode state of %s: %s", pr->id, msg);
-        return LEASE_ERR_NOMEM;
-    }
-    lease_code rc = LEASE_ERR_NOMEM;
-    snprintf(err->message, sizeof(err->message), "encode state of %s: out of memory", pr->id);
-    if (pg.single) {
-        char *blob = inv_state_paged_join(&pg);
-        if (blob) {
-            rc = lease_write(pr->lease, blob, pg.total_bytes, "application/json", meta, err);
-            metrics_record_state_write(pg.total_bytes);
-        }
-        free(blob);
-    } else {
-        lease_block *blocks = calloc(pg.n_send, sizeof(*blocks));
-        const char **ids = calloc(pg.n_parts, sizeof(*ids));
-        char(*id_text)[BLOB_BLOCK_ID_MAX] = calloc(pg.n_parts, sizeof(*id_text));
-        size_t n_blocks = 0, requests = 0;
-        for (size_t i = 0; blocks && ids && id_text && i < pg.n_parts; i++) {
-            blob_block_id(pg.parts[i].block, id_text[i]);
-            ids[i] = id_text[i];
-            if (pg.parts[i].data)
-                blocks[n_blocks++] =
-                    (lease_block){id_text[i], pg.parts[i].data, pg.parts[i].len};
-        }
-        if (blocks && ids && id_text)
-            rc = lease_write_blocks(pr->lease, blocks, n_blocks, ids, pg.n_parts,
-                                    "application/json", meta, &requests, NULL, err);
-        /* Requests go out in order: the blocks, then the list. */
-        for (size_t i = 0; i < requests; i++)
-            metrics_record_state_write(i < n_blocks ? blocks[i].len
-                                                    : blob_block_list_body_len(
-                                                          pg.n_parts, strlen(id_text[0])));
-        free(blocks);
-        free(ids);
-        free(id_text);
-    }
-    if (rc == LEASE_OK)
-        inv_state_paged_committed(&pr->state, &pg);
-    inv_state_paged_free(&pg);
-    return rc;
-}
-
-/* One Put Blob of the whole schema-v1 document. */
-static lease_code proc_put_v1(product *pr, const blob_meta *meta, lease_error *err) {
-    char *json = inv_state_encode(&pr->state);
-    if (json == NULL) {
-        snprintf(err->message, sizeof(err->message), "encode state of %s: out of memory", pr->id);
-        return LEASE_ERR_NOMEM;
-    }
-    size_t len = strlen(json);
-    lease_code rc = lease_write(pr->lease, json, len, "application/json", meta, err);
-    metrics_record_state_write(len);
-    free(json);
-    return rc;
-}
-
 /* Fenced write of the state. 0, or -1 (the caller retries; on a lost lease
  * the lease and the cached state are already dropped; once abandoned the
  * cached state is, and nothing is written). */
@@ -338,8 +275,8 @@ static int proc_write_state(product *pr) {
     state_blob_meta_set_next_expiry(&meta, &pr->state);
     lease_error err;
     int64_t start_us = worker_time_mono_us();
-    lease_code rc = pr->proc->opts.state_v1 ? proc_put_v1(pr, &meta, &err)
-                                            : proc_put_paged(pr, &meta, &err);
+    lease_code rc = state_blob_write(pr->lease, &pr->state, pr->proc->opts.state_v1,
+                                     pr->proc->opts.state_single_max, &meta, &err);
     if (rc == LEASE_OK) {
         metrics_record_stage(METRICS_STAGE_FENCED_WRITE, worker_time_since_s(start_us));
         proc_storage_result(pr->proc, 1);
