@@ -847,6 +847,71 @@ static void test_processor_paged_migrates_v1_blob_on_first_write(void **state) {
     free_items(items, 1);
 }
 
+/* Reservations that fall due together expire in bounded batches: each
+ * batch of 100 expire commands is one write that sends at most the two
+ * reservation pages holding them (never the whole state); emptied pages
+ * leave the blob, so the last write holds no reservation page. */
+static void test_processor_paged_mass_expiry_in_bounded_batches(void **state) {
+    fixture *f = *state;
+    enum { N = 2000 };
+    inv_state v1;
+    inv_state_init(&v1, "PROD-1");
+    v1.reservations = calloc(N, sizeof(*v1.reservations));
+    v1.cap_reservations = N;
+    for (size_t i = 0; i < N; i++) {
+        inv_reservation *r = &v1.reservations[i];
+        snprintf(r->reservation_id, sizeof(r->reservation_id), "due-%zu", i);
+        snprintf(r->customer_id, sizeof(r->customer_id), "C%zu", i % 7);
+        r->quantity = 2;
+        r->created_at_ms = 1;
+        r->expires_at_ms = 1000; /* long past */
+    }
+    v1.n_reservations = N;
+    v1.reserved = 2 * N;
+    v1.available = 5;
+    v1.total = v1.reserved + v1.available;
+    W.blob = inv_state_encode(&v1);
+    inv_state_clear(&v1);
+
+    int retry;
+    for (size_t b = 0; b < N / 100; b++) {
+        work_item *items[100];
+        for (size_t i = 0; i < 100; i++) {
+            char id[32];
+            snprintf(id, sizeof(id), "expire-%zu", b * 100 + i);
+            items[i] = item(f, INV_CMD_EXPIRE, id, 0, NULL);
+            snprintf(items[i]->cmd.reservation_id, sizeof(items[i]->cmd.reservation_id),
+                     "due-%zu", b * 100 + i);
+            snprintf(items[i]->topic, sizeof(items[i]->topic), "inventory.admin");
+            offset_tracker_seen(f->tracker, "inventory.admin", 0, items[i]->offset);
+        }
+        int res_puts = B.puts[2], lists = B.lists;
+        assert_int_equal(run_batch(f, items, 100, &retry), 100);
+        assert_int_equal(B.lists - lists, 1);
+        if (b == 0)
+            assert_int_equal(B.puts[2] - res_puts, 8); /* migration: all of 2000 / 256 */
+        else
+            assert_true(B.puts[2] - res_puts <= 2);
+        inv_state st = stored_state();
+        assert_int_equal(st.n_reservations, N - 100 * (b + 1));
+        assert_int_equal(st.reserved, 2 * (long long)(N - 100 * (b + 1)));
+        if (st.n_reservations > 0) { /* the oldest left is the next one due */
+            char oldest[32];
+            snprintf(oldest, sizeof(oldest), "due-%zu", 100 * (b + 1));
+            assert_string_equal(st.reservations[0].reservation_id, oldest);
+        }
+        inv_state_clear(&st);
+        free_items(items, 100);
+    }
+    inv_state st = stored_state();
+    assert_int_equal(st.n_reservations, 0);
+    assert_int_equal(st.reservation_pages.n_pages, 0);
+    assert_int_equal(st.available, 4005);
+    assert_int_equal(st.total, 4005);
+    assert_int_equal(offset_tracker_position(f->tracker, "inventory.admin", 0), N);
+    inv_state_clear(&st);
+}
+
 /* storage.state_layout=v1 writes the whole document with one Put Blob. */
 static void test_processor_v1_layout_writes_one_document(void **state) {
     fixture *f = *state;
@@ -886,6 +951,7 @@ int main(void) {
         TB(test_processor_paged_fenced_out_at_put_block),
         TB(test_processor_paged_fenced_out_at_put_block_list),
         TB(test_processor_paged_migrates_v1_blob_on_first_write),
+        TB(test_processor_paged_mass_expiry_in_bounded_batches),
 #undef TB
 #undef T
     };
