@@ -198,6 +198,18 @@ static blob_code blob_send(blob_client *c, const storage_request *req, blob_erro
     return rc;
 }
 
+/* Sends a write and copies the new ETag into etag_out (128 bytes, may be NULL). */
+static blob_code blob_send_etag(blob_client *c, const storage_request *req, char *etag_out,
+                                blob_error *err) {
+    storage_response resp;
+    blob_code rc = blob_http_execute(c, req, &resp, err);
+    const char *etag = storage_response_header(&resp, "ETag");
+    if (rc == BLOB_OK && etag_out)
+        snprintf(etag_out, 128, "%s", etag ? etag : "");
+    storage_response_free(&resp);
+    return rc;
+}
+
 blob_code blob_container_create(blob_client *c, const char *container, blob_error *err) {
     if (!blob_check_target("create container", container, NULL, 0, err))
         return BLOB_ERR_INVALID;
@@ -250,13 +262,7 @@ blob_code blob_put(blob_client *c, const char *container, const char *name, cons
                            content_type ? content_type : "application/octet-stream");
     blob_add_meta(&req, meta, &names);
     blob_add_conditions(&req, cond);
-    storage_response resp;
-    blob_code rc = blob_http_execute(c, &req, &resp, err);
-    const char *etag = storage_response_header(&resp, "ETag");
-    if (rc == BLOB_OK && etag_out)
-        snprintf(etag_out, 128, "%s", etag ? etag : "");
-    storage_response_free(&resp);
-    return rc;
+    return blob_send_etag(c, &req, etag_out, err);
 }
 
 blob_code blob_put_block(blob_client *c, const char *container, const char *name,
@@ -344,12 +350,7 @@ blob_code blob_put_block_list(blob_client *c, const char *container, const char 
                            content_type ? content_type : "application/octet-stream");
     blob_add_meta(&req, meta, &names);
     blob_add_conditions(&req, cond);
-    storage_response resp;
-    blob_code rc = blob_http_execute(c, &req, &resp, err);
-    const char *etag = storage_response_header(&resp, "ETag");
-    if (rc == BLOB_OK && etag_out)
-        snprintf(etag_out, 128, "%s", etag ? etag : "");
-    storage_response_free(&resp);
+    blob_code rc = blob_send_etag(c, &req, etag_out, err);
     free(xml);
     return rc;
 }

@@ -63,6 +63,11 @@ int invj_get_type(const invj_ctx *c, json_t *obj, const char **out);
  * for the state blob), JSON syntax and "must be a JSON object"; NULL on
  * error. */
 json_t *invj_parse(const invj_ctx *c, const char *buf, size_t len, size_t max);
+/* invj_parse without the size limit; with `first_only` the first JSON value
+ * only (what follows is left alone), its length in bytes in *used (may be
+ * NULL). */
+json_t *invj_parse_first(const invj_ctx *c, const char *buf, size_t len, int first_only,
+                         size_t *used);
 /* "schemaVersion" must be present and equal INV_SCHEMA_VERSION. */
 int invj_check_version(const invj_ctx *c, json_t *obj);
 

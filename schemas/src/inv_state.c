@@ -22,6 +22,7 @@ void inv_state_clear(inv_state *st)
 {
     free(st->reservation_pages.pages);
     free(st->ledger_pages.pages);
+    free(st->id_set);
     free(st->reservations);
     free(st->offsets);
     free(st->ledger);

@@ -376,20 +376,7 @@ char *inv_state_paged_join(const inv_state_paged *p)
 
 json_t *invj_state_parse_head(const invj_ctx *c, const char *buf, size_t len, size_t *head_len)
 {
-    json_error_t je;
-    json_t *root = json_loadb(buf ? buf : "", buf ? len : 0,
-                              JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK, &je);
-    if (!root) {
-        invj_fail(c, "message", "not valid JSON (line %d col %d: %s)", je.line, je.column, je.text);
-        return NULL;
-    }
-    if (!json_is_object(root)) {
-        invj_fail(c, "message", "must be a JSON object");
-        json_decref(root);
-        return NULL;
-    }
-    *head_len = (size_t)je.position;
-    return root;
+    return invj_parse_first(c, buf, len, 1, head_len);
 }
 
 /* A page list entry: block, count (1..cap) and bytes (at least 2, "[]"). */

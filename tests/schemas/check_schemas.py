@@ -38,15 +38,20 @@ EVENT_TYPES = {"reservation.created", "reservation.rejected", "reservation.relea
                "reservation.expired", "stock.restocked", "restock.rejected"}
 
 
+def load_v2_schemas():
+    return {path.name[: -len(".schema.json")]: json.loads(path.read_text())
+            for path in sorted(V2.glob("*.schema.json"))}
+
+
 def load_schemas():
+    """The v1 schemas by name, and a registry that also resolves schemas/v2."""
     schemas = {}
     for path in sorted(V1.glob("*.schema.json")):
         schemas[path.name[: -len(".schema.json")]] = json.loads(path.read_text())
-    v2 = {path.name[: -len(".schema.json")]: json.loads(path.read_text())
-          for path in sorted(V2.glob("*.schema.json"))}
     registry = Registry().with_resources(
-        (s["$id"], Resource.from_contents(s)) for s in list(schemas.values()) + list(v2.values()))
-    return schemas, registry, v2
+        (s["$id"], Resource.from_contents(s))
+        for s in list(schemas.values()) + list(load_v2_schemas().values()))
+    return schemas, registry
 
 
 def v2_blob_problems(blob, v2, registry):
@@ -158,7 +163,8 @@ def check_emitted(emitter, schemas, registry, problems):
 
 
 def main():
-    schemas, registry, v2 = load_schemas()
+    schemas, registry = load_schemas()
+    v2 = load_v2_schemas()
     problems = []
     for name, schema in list(schemas.items()) + list(v2.items()):
         try:

@@ -159,6 +159,17 @@ static void reload(inv_state *st, const store *s)
         fail_msg("decode: %s", err);
 }
 
+/* A state of n reservations, written as blocks and read back as a new
+ * lease holder would. */
+static void start_written(inv_state *st, store *s, size_t n)
+{
+    inv_state_paged p;
+    build_state(st, n);
+    write_paged(st, s, &p);
+    inv_state_paged_free(&p);
+    reload(st, s);
+}
+
 static void test_round_trip_v1_to_v2_exact(void **state)
 {
     (void)state;
@@ -210,12 +221,9 @@ static void test_reserve_into_three_pages_sends_tail_and_head(void **state)
 {
     (void)state;
     inv_state st;
-    build_state(&st, 600);
     store s = {0};
     inv_state_paged p;
-    write_paged(&st, &s, &p);
-    inv_state_paged_free(&p);
-    reload(&st, &s);
+    start_written(&st, &s, 600);
     for (size_t i = 600; i < 610; i++)
         add_reservation(&st, i);
     /* Ten reserves: the tail reservation page and the head; the ledger is
@@ -246,12 +254,9 @@ static void test_release_by_id_touches_one_page(void **state)
 {
     (void)state;
     inv_state st;
-    build_state(&st, 600);
     store s = {0};
     inv_state_paged p;
-    write_paged(&st, &s, &p);
-    inv_state_paged_free(&p);
-    reload(&st, &s);
+    start_written(&st, &s, 600);
     unsigned long long before[3];
     for (int i = 0; i < 3; i++)
         before[i] = st.reservation_pages.pages[i].block;
@@ -285,12 +290,9 @@ static void test_underfull_pages_merge(void **state)
 {
     (void)state;
     inv_state st;
-    build_state(&st, 600);
     store s = {0};
     inv_state_paged p;
-    write_paged(&st, &s, &p);
-    inv_state_paged_free(&p);
-    reload(&st, &s);
+    start_written(&st, &s, 600);
     /* Page 1 (res-256..511) down to 56 (< 64, a quarter): merged into the
      * tail page of 88 -> one page of 144; storage follows live state. */
     for (size_t i = 256; i < 456; i++)
@@ -319,12 +321,9 @@ static void test_ledger_eviction_sends_first_and_last_ledger_page(void **state)
 {
     (void)state;
     inv_state st;
-    build_state(&st, 10);
     store s = {0};
     inv_state_paged p;
-    write_paged(&st, &s, &p);
-    inv_state_paged_free(&p);
-    reload(&st, &s);
+    start_written(&st, &s, 10);
     add_ledger(&st, 1000); /* evicts cmd-0 from page 0; page 7 is full: a new page */
     assert_int_equal(write_paged(&st, &s, &p), 3);
     assert_non_null(p.parts[1].data);
@@ -412,6 +411,48 @@ static void test_decode_errors(void **state)
     store_free(&s);
 }
 
+/* The id set behind inv_state_add_reservation's duplicate check: an id
+ * already present is refused across set rebuilds and removals, a removed id
+ * may be added again, and a state decoded from a blob (no set yet) still
+ * refuses its own ids. */
+static void test_add_reservation_duplicates_with_id_set(void **state)
+{
+    (void)state;
+    inv_state st;
+    inv_state_init(&st, "PROD-001");
+    for (size_t i = 0; i < 3000; i++) {
+        inv_reservation r = make_reservation(i);
+        assert_int_equal(inv_state_add_reservation(&st, &r), 0);
+        if (i % 7 == 0) { /* an old one again: refused */
+            inv_reservation again = make_reservation(i / 2);
+            assert_int_equal(inv_state_add_reservation(&st, &again), 1);
+        }
+    }
+    assert_int_equal(st.n_reservations, 3000);
+    for (size_t i = 0; i < 3000; i += 2)
+        assert_int_equal(inv_state_remove_reservation(&st, make_reservation(i).reservation_id), 0);
+    inv_reservation gone = make_reservation(10), kept = make_reservation(11);
+    assert_int_equal(inv_state_add_reservation(&st, &gone), 0);
+    assert_int_equal(inv_state_add_reservation(&st, &kept), 1);
+    assert_int_equal(st.n_reservations, 1501);
+    assert_string_equal(st.reservations[1500].reservation_id, "res-10");
+
+    st.reserved = 0;
+    for (size_t i = 0; i < st.n_reservations; i++)
+        st.reserved += st.reservations[i].quantity;
+    st.total = st.reserved;
+    char *doc = inv_state_encode(&st), err[128];
+    inv_state back;
+    assert_int_equal(inv_state_decode(doc, strlen(doc), &back, err, sizeof err), 0);
+    assert_null(back.id_set);
+    assert_int_equal(inv_state_add_reservation(&back, &kept), 1);
+    assert_int_equal(inv_state_add_reservation(&back, &gone), 1);
+    assert_non_null(back.id_set);
+    free(doc);
+    inv_state_clear(&back);
+    inv_state_clear(&st);
+}
+
 /* ---- schemas/v2/examples ------------------------------------------------ */
 
 static char *read_file(const char *path, size_t *len)
@@ -481,6 +522,7 @@ int main(void)
         cmocka_unit_test(test_small_state_goes_as_single_put),
         cmocka_unit_test(test_decode_errors),
         cmocka_unit_test(test_v2_examples),
+        cmocka_unit_test(test_add_reservation_duplicates_with_id_set),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -432,11 +432,14 @@ static void test_metrics_record_stage_exposition_exact(void **state) {
                      "leasehold_stage_seconds_count{stage=\"fenced_write\"} 4\n");
     stage_zero_series(expected, sizeof(expected), "publish_ack");
 
-    /* The family is the last one registered: its text runs to the end. */
+    /* The family's text runs to the next family's HELP line (or the end). */
     char *text = metrics_render(metrics_default());
     assert_non_null(text);
-    const char *family = strstr(text, "# HELP leasehold_stage_seconds ");
+    char *family = strstr(text, "# HELP leasehold_stage_seconds ");
     assert_non_null(family);
+    char *next = strstr(family + 1, "# HELP ");
+    if (next)
+        *next = '\0';
     assert_string_equal(family, expected);
     free(text);
 }

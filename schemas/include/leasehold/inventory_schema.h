@@ -185,6 +185,10 @@ typedef struct inv_state {
     inv_pagemap reservation_pages, ledger_pages;
     unsigned long long next_block; /* next unused block number */
     int blocks_committed;          /* the blob's block list matches the page map */
+    /* Hashes of reservation ids added since it was built (a superset of the
+     * current ones): a reserve whose id is absent skips the duplicate scan.
+     * Built on the first add; NULL until then. Internal to the helpers. */
+    uint64_t *id_set; size_t id_set_cap, id_set_used;
 } inv_state;
 
 void inv_state_init(inv_state *st, const char *product_id);
