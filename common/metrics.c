@@ -479,6 +479,7 @@ static struct {
     metrics_family *leader, *consumer_lag, *dead_letters, *sweeps, *expired, *stages;
     metrics_family *sweep_lists, *sweep_reads, *sweep_duration;
     metrics_family *products_blocked;
+    metrics_family *state_bytes, *state_requests, *state_write_bytes;
     pthread_mutex_t handoff_mu;
     metrics_handoff_slot handoff_slots[METRICS_HANDOFF_SLOTS];
 } metrics_lh = {.handoff_mu = PTHREAD_MUTEX_INITIALIZER};
@@ -506,6 +507,9 @@ static void metrics_lh_init(void) {
     static const double stage[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                    0.25,   0.5,   1,      2.5,   5,    10,   30};
     static const char *const stage_label[] = {"stage", NULL};
+    /* Up to 4 MiB: a v1 state of 20,000 reservations is about 3 MB. */
+    static const double write_bytes[] = {1024,   4096,    16384,   65536,  131072,
+                                         262144, 524288, 1048576, 2097152, 4194304};
     static const double sweep[] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300};
     static const char *const type_outcome[] = {"type", "outcome", NULL};
     static const char *const cause[] = {"cause", NULL};
@@ -560,6 +564,13 @@ static void metrics_lh_init(void) {
                "Reconciler expiry sweeps, by outcome (ok, aborted, error).");
     LH_COUNTER(expired, "leasehold_reservations_expired_total", NULL,
                "Expire commands published for reservations past their expiry.");
+    LH_COUNTER(state_bytes, "leasehold_state_bytes_written_total", NULL,
+               "Body bytes of product state write requests sent to storage.");
+    LH_COUNTER(state_requests, "leasehold_state_write_requests_total", NULL,
+               "Product state write requests (Put Blob, Put Block, Put Block List).");
+    LH_HISTOGRAM(state_write_bytes, "leasehold_state_write_bytes", write_bytes,
+                 sizeof(write_bytes) / sizeof(write_bytes[0]),
+                 "Body bytes of one product state write request.");
     metrics_lh.stages = metrics_must(
         metrics_histogram_new(r, "leasehold_stage_seconds",
                               "Time spent per pipeline stage of a command (see docs/metrics.md).",
@@ -601,6 +612,13 @@ void metrics_record_command(const char *type, const char *outcome, double latenc
     metrics_default();
     metrics_counter_add(metrics_lh.commands, v, 1);
     metrics_histogram_observe(metrics_lh.command_latency, NULL, latency_s);
+}
+
+void metrics_record_state_write(size_t bytes) {
+    metrics_default();
+    metrics_counter_add(metrics_lh.state_bytes, NULL, (double)bytes);
+    metrics_counter_add(metrics_lh.state_requests, NULL, 1);
+    metrics_histogram_observe(metrics_lh.state_write_bytes, NULL, (double)bytes);
 }
 
 void metrics_record_batch(size_t commands) {

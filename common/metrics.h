@@ -104,6 +104,11 @@ void metrics_record_expired(uint64_t n);
  * leasehold_reconciler_state_reads_total and
  * leasehold_reconciler_sweep_duration_seconds. */
 void metrics_record_sweep_cost(size_t list_requests, size_t state_reads, double seconds);
+/* One state write request (Put Blob, Put Block or Put Block List) of
+ * `bytes` body bytes: leasehold_state_bytes_written_total,
+ * leasehold_state_write_requests_total and leasehold_state_write_bytes
+ * (buckets 1 KiB .. 4 MiB). */
+void metrics_record_state_write(size_t bytes);
 /* leasehold_leases_held: overrides the event-driven count with the truth
  * (e.g. lease_manager_held_count() from a /metrics collect hook). */
 void metrics_record_leases_held(size_t n);

@@ -1,5 +1,6 @@
 /* state_blob.h -- reading a product's state blob without holding its lease,
- * and the expiry hint kept in its metadata.
+ * writing it under the lease in either layout, and the expiry hint kept in
+ * its metadata.
  *
  * Readers (the worker's admin API and reconciler, the producer's `get` and
  * the gateway's GET) need no lease: a blob read returns the last committed
@@ -25,6 +26,7 @@
 
 #include "leasehold/blob.h"
 #include "leasehold/inventory_schema.h"
+#include "leasehold/lease.h"
 
 typedef enum state_blob_result {
     STATE_BLOB_OK = 0,
@@ -43,6 +45,19 @@ state_blob_result state_blob_read(blob_client *c, const char *container, const c
 state_blob_result state_blob_read_product(blob_client *c, const char *container,
                                           const char *product_id, inv_state *out, char *err,
                                           size_t errlen);
+
+/* The fenced write of `st` to the blob `l` leases, the only way state is
+ * written. Layout v1 (`v1` set): one Put Blob of the whole document. Paged
+ * (schema v2, docs/state-layout.md): Put Block of the head and of every
+ * page that changed, then Put Block List of all of them (lease_write_blocks);
+ * or one Put Blob while the whole blob is at most `single_max` bytes. `meta`
+ * travels with the commit (Put Blob or Put Block List). On LEASE_OK the page
+ * maps are marked written; on failure the caller drops `st` and reads the
+ * blob again (its page maps may have moved on). Every request is counted in
+ * the state write metrics. LEASE_ERR_NOMEM (or a state too large for the
+ * blob's 50,000 blocks) is returned without a request, message in err. */
+lease_code state_blob_write(lease *l, inv_state *st, int v1, size_t single_max,
+                            const blob_meta *meta, lease_error *err);
 
 /* Metadata key and the value for "no reservation". */
 #define STATE_BLOB_META_NEXT_EXPIRY "nextexpiry"

@@ -29,7 +29,7 @@ endif()
 
 # The processor against a fake lease engine and publisher (link-time wraps).
 if(TARGET leasehold_worker_core)
-  set(PROCESSOR_WRAPS lease_try_acquire lease_read lease_write lease_release lease_free lease_abandon lease_id
+  set(PROCESSOR_WRAPS lease_try_acquire lease_read lease_write lease_write_blocks lease_release lease_free lease_abandon lease_id
       lease_name lease_is_held lease_epoch lease_expiry_ms lease_renewal_count
       lease_loss_reason_name lease_manager_client blob_client_abort publisher_send_events
       publisher_send_dead_letter log_write)

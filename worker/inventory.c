@@ -125,6 +125,7 @@ static void inventory_release_by_customer(inv_state *st, const inv_command *cmd,
             inv_state_remove_reservation(st, id);
         } else {
             r->quantity -= take;
+            inv_state_touch_reservation(st, r);
         }
     }
     if (released == 0) {

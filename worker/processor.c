@@ -321,27 +321,25 @@ static int proc_write_state(product *pr) {
         return -1;
     }
     pr->state.updated_at_ms = worker_time_wall_ms();
-    char *json = inv_state_encode(&pr->state);
-    if (json == NULL) {
-        proc_forget_state(pr);
-        return -1;
-    }
-    /* The reconciler's expiry hint travels in the same fenced Put Blob
-     * (state_blob.h); lease_write adds the lease engine's own keys. An
-     * empty list always has room for it. */
+    /* The reconciler's expiry hint travels in the same fenced write (Put
+     * Blob or Put Block List; state_blob.h); the lease engine adds its own
+     * keys. An empty list always has room for it. */
     blob_meta meta = {0};
     state_blob_meta_set_next_expiry(&meta, &pr->state);
     lease_error err;
     int64_t start_us = worker_time_mono_us();
-    lease_code rc = lease_write(pr->lease, json, strlen(json), "application/json", &meta, &err);
-    free(json);
+    lease_code rc = state_blob_write(pr->lease, &pr->state, pr->proc->opts.state_v1,
+                                     pr->proc->opts.state_single_max, &meta, &err);
     if (rc == LEASE_OK) {
         metrics_record_stage(METRICS_STAGE_FENCED_WRITE, worker_time_since_s(start_us));
         proc_storage_result(pr->proc, 1);
         pr->dirty = 0;
         return 0;
     }
-    if (rc == LEASE_ERR_LOST || !lease_is_held(pr->lease)) {
+    if (rc == LEASE_ERR_NOMEM) {
+        log_error("Write of product %s not attempted: %s", pr->id, err.message);
+        proc_forget_state(pr);
+    } else if (rc == LEASE_ERR_LOST || !lease_is_held(pr->lease)) {
         log_warn("Write of product %s refused, lease lost: %s; batch abandoned", pr->id,
                  err.message);
         proc_drop_lease(pr, 0);

@@ -10,7 +10,10 @@
  *      rejected ("unknown_product") without a lease or a blob.
  *   2. read the state once per lease (cached while the lease is held) and
  *      publish any events left in its outbox by an earlier holder;
- *   3. apply the whole batch in memory (inventory_apply), ONE lease_write;
+ *   3. apply the whole batch in memory (inventory_apply), ONE fenced write:
+ *      paged layout (default): Put Block of the changed pages and the head,
+ *      then Put Block List (lease_write_blocks), or one Put Blob while the
+ *      state is small; v1 layout: one Put Blob of the whole document;
  *   4. publish the batch's events and wait for Kafka's acknowledgements;
  *      clear the outbox in memory (persisted by the next write, or by the
  *      idle release);
@@ -59,6 +62,8 @@ typedef struct processor_options {
     int blocked_retry_ms;    /* a blocked product is read again this often; 0 = 30 s */
     int blocked_warn_ms;     /* at most one WARN per blocked product this often; 0 = 60 s */
     int64_t (*now_ms)(void); /* monotonic clock; NULL = worker_time_mono_ms (tests inject one) */
+    int state_v1;           /* write schema v1 (one document) instead of the paged layout */
+    size_t state_single_max; /* paged: at most this many bytes go as one Put Blob */
 } processor_options;
 
 /* Reason of the dead letters of a blocked product's commands. */

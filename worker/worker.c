@@ -469,7 +469,10 @@ worker *worker_new(const config *cfg, const char *worker_id, lease_manager *leas
                             .retry_base_ms = (int)config_duration_ms(cfg, "worker.retry_base"),
                             .retry_max_ms = (int)config_duration_ms(cfg, "worker.retry_max"),
                             .blocked_retry_ms =
-                                (int)config_duration_ms(cfg, "worker.blocked_retry")};
+                                (int)config_duration_ms(cfg, "worker.blocked_retry"),
+                            .state_v1 = strcmp(config_string(cfg, "storage.state_layout"), "v1") == 0,
+                            .state_single_max =
+                                (size_t)config_int(cfg, "storage.state_single_max")};
     w->proc = processor_new(&pr);
     if (w->proc == NULL) {
         snprintf(err, errlen, "worker: out of memory");

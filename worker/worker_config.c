@@ -30,6 +30,13 @@ const config_key worker_config_keys[] = {
     STORAGE_CONFIG_KEYS,
     {"storage.lease_container", CONFIG_STRING, "leases", 0, 0, 0,
      "Container of lock blobs (reconciler leader lease)"},
+    {"storage.state_layout", CONFIG_STRING, "paged", 0, 0, 0,
+     "How product state is written: paged (schema v2: a head block and pages of reservations "
+     "and ledger entries; a write sends only the blocks it changed, docs/state-layout.md) or v1 "
+     "(one JSON document rewritten whole by every write). Both layouts are read either way"},
+    {"storage.state_single_max", CONFIG_INT, "131072", 0, 67108864, 0,
+     "Paged layout: a state of at most this many bytes is written as one Put Blob (1 request) "
+     "instead of Put Block + Put Block List (at least 2)"},
     {"lease.duration", CONFIG_INT, "30", 15, 60, 0, "Lease duration in seconds (15..60)"},
     {"lease.renew_interval", CONFIG_DURATION, "0", 0, 60000, 0,
      "Lease renewal interval; 0 = 2/3 of the duration"},
@@ -158,6 +165,14 @@ config *worker_config_load(int argc, char **argv, FILE *out, worker_config_actio
         snprintf(err, errlen,
                  "LEASEHOLD_LOG_LEVEL (log.level): must be debug, info, warn or error, got '%s'",
                  config_string(cfg, "log.level"));
+        goto err;
+    }
+    const char *layout = config_string(cfg, "storage.state_layout");
+    if (strcmp(layout, "paged") != 0 && strcmp(layout, "v1") != 0) {
+        snprintf(err, errlen,
+                 "LEASEHOLD_STORAGE_STATE_LAYOUT (storage.state_layout): must be paged or v1, "
+                 "got '%s'",
+                 layout);
         goto err;
     }
     if (config_duration_ms(cfg, "worker.retry_base") >

@@ -1,10 +1,11 @@
-/* blob_meta.c -- blob metadata lists and GUIDs.
+/* blob_meta.c -- blob metadata lists, GUIDs and block ids.
  *
  * blob_meta is a fixed array (no allocation). Names must be C identifiers,
  * as the service requires for x-ms-meta-* headers, and are compared without
  * case because the service lower-cases them. Values must be printable ASCII:
  * they travel as HTTP header values, so CR/LF would split the request.
  * GUIDs come from OpenSSL's CSPRNG, so lease ids cannot be predicted.
+ * Block ids are numbered and fixed-length, as Put Block List requires.
  */
 #include "blob_internal.h"
 
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 const char *blob_meta_get(const blob_meta *meta, const char *name) {
@@ -85,4 +87,11 @@ void blob_new_guid(char out[37]) {
     snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
              b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
              b[14], b[15]);
+}
+
+void blob_block_id(unsigned long long n, char out[BLOB_BLOCK_ID_MAX]) {
+    /* 24 bytes encode to 32 base64 characters without padding. */
+    char raw[25];
+    snprintf(raw, sizeof raw, "lhblk-%018llu", n % 1000000000000000000ULL);
+    EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)raw, 24);
 }

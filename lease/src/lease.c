@@ -875,6 +875,22 @@ lease_code lease_read(lease *l, char **data, size_t *len, blob_meta *meta, lease
     return lease_ok(err);
 }
 
+/* A write (Put Blob, Put Block List) replaces all metadata: `meta` (NULL =
+ * none) plus the library's keys, into *out. */
+static lease_code lease_write_meta(lease *l, const char *op, const blob_meta *meta,
+                                   blob_meta *out, lease_error *err)
+{
+    if (meta)
+        *out = *meta;
+    else
+        memset(out, 0, sizeof(*out));
+    if (lease_meta_stamp(out, l->epoch, l->owner, l->timing.duration_s) != BLOB_OK)
+        return lease_fail(err, LEASE_ERR_INVALID, NULL,
+                          "%s %s: metadata is full (the library needs 3 of %d entries)", op,
+                          l->name, BLOB_META_MAX);
+    return LEASE_OK;
+}
+
 lease_code lease_write(lease *l, const void *data, size_t len, const char *content_type,
                        const blob_meta *meta, lease_error *err)
 {
@@ -883,22 +899,62 @@ lease_code lease_write(lease *l, const void *data, size_t len, const char *conte
     lease_code rc = lease_check_usable(l, "write", err);
     if (rc != LEASE_OK)
         return rc;
-    /* Put Blob replaces all metadata: carry the library's keys along. */
     blob_meta m;
-    if (meta)
-        m = *meta;
-    else
-        memset(&m, 0, sizeof(m));
-    if (lease_meta_stamp(&m, l->epoch, l->owner, l->timing.duration_s) != BLOB_OK)
-        return lease_fail(err, LEASE_ERR_INVALID, NULL,
-                          "write %s: metadata is full (the library needs 3 of %d entries)",
-                          l->name, BLOB_META_MAX);
+    if ((rc = lease_write_meta(l, "write", meta, &m, err)) != LEASE_OK)
+        return rc;
     blob_conditions cond = {l->id, NULL, NULL};
     blob_error be;
     if (blob_put(l->mgr->client, l->container, l->blob, data ? data : "", len, content_type, &m,
                  &cond, NULL, &be) != BLOB_OK)
         return lease_fenced_failure(l, "write", &be, err);
     return lease_ok(err);
+}
+
+lease_code lease_write_blocks(lease *l, const lease_block *blocks, size_t n_blocks,
+                              const char *const *ids, size_t n_ids, const char *content_type,
+                              const blob_meta *meta, size_t *requests, size_t *bytes,
+                              lease_error *err)
+{
+    size_t sent = 0, sent_bytes = 0;
+    if (requests)
+        *requests = 0;
+    if (bytes)
+        *bytes = 0;
+    if (!l || (n_blocks && !blocks) || !ids || n_ids == 0)
+        return lease_fail(err, LEASE_ERR_INVALID, NULL,
+                          "write blocks: lease, blocks and at least one id are required");
+    blob_meta m;
+    lease_code rc = lease_write_meta(l, "write blocks", meta, &m, err);
+    if (rc != LEASE_OK)
+        return rc;
+    blob_conditions cond = {l->id, NULL, NULL};
+    blob_error be;
+    for (size_t i = 0; i < n_blocks && rc == LEASE_OK; i++) {
+        /* Checked before every request: a pause between two of them must
+         * not let this holder commit after its safe deadline. */
+        if ((rc = lease_check_usable(l, "write block", err)) != LEASE_OK)
+            break;
+        sent++;
+        sent_bytes += blocks[i].len;
+        if (blob_put_block(l->mgr->client, l->container, l->blob, blocks[i].id,
+                           blocks[i].data ? blocks[i].data : "", blocks[i].len, &cond,
+                           &be) != BLOB_OK)
+            rc = lease_fenced_failure(l, "write block", &be, err);
+    }
+    if (rc == LEASE_OK && (rc = lease_check_usable(l, "write block list", err)) == LEASE_OK) {
+        sent++;
+        sent_bytes += blob_block_list_body_len(n_ids, strlen(ids[0]));
+        if (blob_put_block_list(l->mgr->client, l->container, l->blob, ids, n_ids, content_type,
+                                &m, &cond, NULL, &be) != BLOB_OK)
+            rc = lease_fenced_failure(l, "write block list", &be, err);
+        else
+            rc = lease_ok(err);
+    }
+    if (requests)
+        *requests = sent;
+    if (bytes)
+        *bytes = sent_bytes;
+    return rc;
 }
 
 /* ---- Status and leader ------------------------------------------------------- */

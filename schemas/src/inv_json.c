@@ -181,10 +181,18 @@ json_t *invj_parse(const invj_ctx *c, const char *buf, size_t len, size_t max)
         invj_fail(c, "message", "larger than %zu bytes", max);
         return NULL;
     }
+    return invj_parse_first(c, buf, len, 0, NULL);
+}
+
+json_t *invj_parse_first(const invj_ctx *c, const char *buf, size_t len, int first_only,
+                         size_t *used)
+{
     json_error_t je;
     /* Duplicate keys are rejected: which of two "quantity" values counts
      * would otherwise depend on the parser. */
-    json_t *root = json_loadb(buf ? buf : "", buf ? len : 0, JSON_REJECT_DUPLICATES, &je);
+    json_t *root = json_loadb(buf ? buf : "", buf ? len : 0,
+                              JSON_REJECT_DUPLICATES | (first_only ? JSON_DISABLE_EOF_CHECK : 0),
+                              &je);
     if (!root) {
         invj_fail(c, "message", "not valid JSON (line %d col %d: %s)", je.line, je.column, je.text);
         return NULL;
@@ -194,6 +202,8 @@ json_t *invj_parse(const invj_ctx *c, const char *buf, size_t len, size_t max)
         json_decref(root);
         return NULL;
     }
+    if (used)
+        *used = (size_t)je.position; /* jansson reports it on success too */
     return root;
 }
 

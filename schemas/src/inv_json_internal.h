@@ -63,6 +63,11 @@ int invj_get_type(const invj_ctx *c, json_t *obj, const char **out);
  * for the state blob), JSON syntax and "must be a JSON object"; NULL on
  * error. */
 json_t *invj_parse(const invj_ctx *c, const char *buf, size_t len, size_t max);
+/* invj_parse without the size limit; with `first_only` the first JSON value
+ * only (what follows is left alone), its length in bytes in *used (may be
+ * NULL). */
+json_t *invj_parse_first(const invj_ctx *c, const char *buf, size_t len, int first_only,
+                         size_t *used);
 /* "schemaVersion" must be present and equal INV_SCHEMA_VERSION. */
 int invj_check_version(const invj_ctx *c, json_t *obj);
 
@@ -90,5 +95,34 @@ char *invj_dump(json_t *obj, int failed);
 /* Event object <-> struct, used by inv_event.c and the state outbox. */
 int invj_event_from_json(const invj_ctx *c, json_t *obj, inv_event *out);
 json_t *invj_event_to_json(const inv_event *ev);
+
+/* ---- state blob, shared by inv_state.c (v1) and inv_state_paged.c (v2) ---- */
+
+/* Decodes one array element (an object) into *item, which is zeroed. */
+typedef int (*invj_item_fn)(const invj_ctx *c, json_t *obj, void *item);
+/* Appends the objects of `arr` to *items (grown to fit; *n counts them),
+ * messages prefixed "name[i]." with i counted from the old *n. */
+int invj_state_items(const invj_ctx *c, const char *name, json_t *arr, void **items, size_t *n,
+                     size_t *cap, size_t elem, invj_item_fn fn);
+int invj_reservation_from_json(const invj_ctx *c, json_t *e, void *item);
+int invj_ledger_from_json(const invj_ctx *c, json_t *e, void *item);
+json_t *invj_reservation_to_json(const inv_reservation *r);
+json_t *invj_ledger_to_json(const inv_ledger_entry *l);
+/* productId, total, available, reserved, updatedAtMs and their sum rule. */
+int invj_state_common(const invj_ctx *c, json_t *root, inv_state *out);
+/* appliedOffsets and outbox. */
+int invj_state_tail(const invj_ctx *c, json_t *root, inv_state *out);
+int invj_state_check_reserved(const invj_ctx *c, const inv_state *st);
+/* The first JSON object of buf (a v1 document, or a v2 head) and its length
+ * in bytes; NULL with a message when there is none. */
+json_t *invj_state_parse_head(const invj_ctx *c, const char *buf, size_t len, size_t *head_len);
+/* v2: `head` was parsed from buf[0..head_len); the pages follow. */
+int invj_state_decode_paged(const invj_ctx *c, json_t *head, const char *buf, size_t len,
+                            size_t head_len, inv_state *out);
+
+/* Page map upkeep, called by the state helpers (no-ops while untracked). */
+void invp_note_append(inv_pagemap *pm, size_t cap);
+void invp_note_remove(inv_pagemap *pm, size_t index);
+void invp_note_touch(inv_pagemap *pm, size_t index);
 
 #endif

@@ -20,6 +20,9 @@ void inv_state_init(inv_state *st, const char *product_id)
 
 void inv_state_clear(inv_state *st)
 {
+    free(st->reservation_pages.pages);
+    free(st->ledger_pages.pages);
+    free(st->id_set);
     free(st->reservations);
     free(st->offsets);
     free(st->ledger);
@@ -27,14 +30,12 @@ void inv_state_clear(inv_state *st)
     memset(st, 0, sizeof *st);
 }
 
-/* Decodes one array element (an object) into *item, which is zeroed. */
-typedef int (*inv_state_item_fn)(const invj_ctx *c, json_t *obj, void *item);
 
 /* Decodes the required array `name` of objects into *items (grown to fit,
  * *n counting the elements decoded), at most `max` elements (0: no limit).
  * Element messages are prefixed "name[i].". */
 static int inv_state_array(const invj_ctx *c, json_t *obj, const char *name, size_t max,
-                           void **items, size_t *n, size_t *cap, size_t elem, inv_state_item_fn fn)
+                           void **items, size_t *n, size_t *cap, size_t elem, invj_item_fn fn)
 {
     json_t *arr;
     if (invj_field(c, obj, name, 1, &arr) < 0)
@@ -43,25 +44,32 @@ static int inv_state_array(const invj_ctx *c, json_t *obj, const char *name, siz
         return invj_fail(c, name, "must be an array");
     if (max && json_array_size(arr) > max)
         return invj_fail(c, name, "must have at most %zu entries", max);
-    if (invj_grow(items, cap, json_array_size(arr), elem) < 0)
+    return invj_state_items(c, name, arr, items, n, cap, elem, fn);
+}
+
+int invj_state_items(const invj_ctx *c, const char *name, json_t *arr, void **items, size_t *n,
+                     size_t *cap, size_t elem, invj_item_fn fn)
+{
+    size_t base = *n;
+    if (invj_grow(items, cap, base + json_array_size(arr), elem) < 0)
         return invj_fail(c, name, "out of memory");
     for (size_t i = 0; i < json_array_size(arr); i++) {
         json_t *e = json_array_get(arr, i);
         if (!json_is_object(e))
-            return invj_fail(c, name, "element %zu must be an object", i);
+            return invj_fail(c, name, "element %zu must be an object", base + i);
         char pfx[64];
-        snprintf(pfx, sizeof pfx, "%s%s[%zu].", c->prefix, name, i);
+        snprintf(pfx, sizeof pfx, "%s%s[%zu].", c->prefix, name, base + i);
         invj_ctx sub = {pfx, c->err, c->errlen};
-        void *item = (char *)*items + i * elem;
+        void *item = (char *)*items + (base + i) * elem;
         memset(item, 0, elem);
         if (fn(&sub, e, item) < 0)
             return -1;
-        *n = i + 1;
+        *n = base + i + 1;
     }
     return 0;
 }
 
-static int inv_state_reservation_item(const invj_ctx *c, json_t *e, void *item)
+int invj_reservation_from_json(const invj_ctx *c, json_t *e, void *item)
 {
     inv_reservation *r = item;
     if (invj_get_str(c, e, "reservationId", 1, INVJ_ID, r->reservation_id, sizeof r->reservation_id) < 0 ||
@@ -73,7 +81,7 @@ static int inv_state_reservation_item(const invj_ctx *c, json_t *e, void *item)
     return 0;
 }
 
-static int inv_state_ledger_item(const invj_ctx *c, json_t *e, void *item)
+int invj_ledger_from_json(const invj_ctx *c, json_t *e, void *item)
 {
     inv_ledger_entry *l = item;
     char outcome[32];
@@ -104,7 +112,7 @@ static int inv_state_outbox_item(const invj_ctx *c, json_t *e, void *item)
 
 /* reserved must equal the sum of the reservations (each at most
  * INV_MAX_QUANTITY, so the sum cannot overflow before n reaches 2^43). */
-static int inv_state_check_reserved(const invj_ctx *c, const inv_state *st)
+int invj_state_check_reserved(const invj_ctx *c, const inv_state *st)
 {
     long long sum = 0;
     for (size_t i = 0; i < st->n_reservations; i++)
@@ -166,10 +174,11 @@ static int inv_state_offsets(const invj_ctx *c, json_t *obj, inv_state *st)
     return 0;
 }
 
-static int inv_state_fields(const invj_ctx *c, json_t *root, inv_state *out)
+/* What both layouts keep at the top of the document: quantities, offsets,
+ * outbox, updatedAtMs (not the version, reservations or ledger). */
+int invj_state_common(const invj_ctx *c, json_t *root, inv_state *out)
 {
-    if (invj_check_version(c, root) < 0 ||
-        invj_get_str(c, root, "productId", 1, INVJ_PRODUCT, out->product_id, sizeof out->product_id) < 0 ||
+    if (invj_get_str(c, root, "productId", 1, INVJ_PRODUCT, out->product_id, sizeof out->product_id) < 0 ||
         invj_get_int(c, root, "total", 1, 0, LLONG_MAX, &out->total) < 0 ||
         invj_get_int(c, root, "available", 1, 0, LLONG_MAX, &out->available) < 0 ||
         invj_get_int(c, root, "reserved", 1, 0, LLONG_MAX, &out->reserved) < 0 ||
@@ -177,11 +186,26 @@ static int inv_state_fields(const invj_ctx *c, json_t *root, inv_state *out)
         return -1;
     if (out->available > LLONG_MAX - out->reserved || out->total != out->available + out->reserved)
         return invj_fail(c, "total", "must equal available + reserved");
-    if (inv_state_array(c, root, "reservations", 0, (void **)&out->reservations, &out->n_reservations,
-                        &out->cap_reservations, sizeof *out->reservations, inv_state_reservation_item) < 0 ||
-        inv_state_check_reserved(c, out) < 0 || inv_state_offsets(c, root, out) < 0 ||
+    return 0;
+}
+
+int invj_state_tail(const invj_ctx *c, json_t *root, inv_state *out)
+{
+    if (inv_state_offsets(c, root, out) < 0 ||
+        inv_state_array(c, root, "outbox", 0, (void **)&out->outbox, &out->n_outbox, &out->cap_outbox,
+                        sizeof *out->outbox, inv_state_outbox_item) < 0)
+        return -1;
+    return 0;
+}
+
+static int inv_state_fields(const invj_ctx *c, json_t *root, inv_state *out)
+{
+    if (invj_state_common(c, root, out) < 0 ||
+        inv_state_array(c, root, "reservations", 0, (void **)&out->reservations, &out->n_reservations,
+                        &out->cap_reservations, sizeof *out->reservations, invj_reservation_from_json) < 0 ||
+        invj_state_check_reserved(c, out) < 0 || inv_state_offsets(c, root, out) < 0 ||
         inv_state_array(c, root, "ledger", INV_LEDGER_MAX, (void **)&out->ledger, &out->n_ledger,
-                        &out->cap_ledger, sizeof *out->ledger, inv_state_ledger_item) < 0 ||
+                        &out->cap_ledger, sizeof *out->ledger, invj_ledger_from_json) < 0 ||
         inv_state_array(c, root, "outbox", 0, (void **)&out->outbox, &out->n_outbox, &out->cap_outbox,
                         sizeof *out->outbox, inv_state_outbox_item) < 0)
         return -1;
@@ -192,17 +216,31 @@ int inv_state_decode(const char *buf, size_t len, inv_state *out, char *err, siz
 {
     invj_ctx c = {"", err, errlen};
     inv_state_init(out, NULL);
-    json_t *root = invj_parse(&c, buf, len, SIZE_MAX);
+    /* A v2 blob is a head document followed by its pages: parse the first
+     * value only and look at its version. */
+    size_t head_len = 0;
+    json_t *root = invj_state_parse_head(&c, buf, len, &head_len);
     if (!root)
         return -1;
-    int rc = inv_state_fields(&c, root, out);
+    int rc;
+    json_t *v = json_object_get(root, "schemaVersion");
+    if (json_is_integer(v) && json_integer_value(v) == INV_STATE_SCHEMA_PAGED) {
+        rc = invj_state_decode_paged(&c, root, buf, len, head_len, out);
+    } else {
+        json_decref(root);
+        /* v1 (or anything else): the whole input is one document, and
+         * every message is the one the v1 decoder always gave. */
+        if (!(root = invj_parse(&c, buf, len, SIZE_MAX)))
+            return -1;
+        rc = invj_check_version(&c, root) < 0 ? -1 : inv_state_fields(&c, root, out);
+    }
     json_decref(root);
     if (rc < 0)
         inv_state_clear(out);
     return rc;
 }
 
-static json_t *inv_state_reservation_json(const inv_reservation *r)
+json_t *invj_reservation_to_json(const inv_reservation *r)
 {
     json_t *o = json_object();
     if (!o)
@@ -215,7 +253,7 @@ static json_t *inv_state_reservation_json(const inv_reservation *r)
     return invj_built(o, bad);
 }
 
-static json_t *inv_state_ledger_json(const inv_ledger_entry *l)
+json_t *invj_ledger_to_json(const inv_ledger_entry *l)
 {
     json_t *o = json_object();
     if (!o)
@@ -239,11 +277,11 @@ char *inv_state_encode(const inv_state *st)
     json_t *res = json_array(), *offs = json_object(), *led = json_array(), *outbox = json_array();
     int bad = !o || !res || !offs || !led || !outbox;
     for (size_t i = 0; !bad && i < st->n_reservations; i++)
-        bad |= json_array_append_new(res, inv_state_reservation_json(&st->reservations[i]));
+        bad |= json_array_append_new(res, invj_reservation_to_json(&st->reservations[i]));
     for (size_t i = 0; !bad && i < st->n_offsets; i++)
         bad |= invj_put_int(offs, st->offsets[i].topic_partition, st->offsets[i].offset);
     for (size_t i = 0; !bad && i < st->n_ledger; i++)
-        bad |= json_array_append_new(led, inv_state_ledger_json(&st->ledger[i]));
+        bad |= json_array_append_new(led, invj_ledger_to_json(&st->ledger[i]));
     for (size_t i = 0; !bad && i < st->n_outbox; i++)
         bad |= json_array_append_new(outbox, invj_event_to_json(&st->outbox[i]));
     if (bad || !o) {

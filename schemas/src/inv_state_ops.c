@@ -2,14 +2,17 @@
  * reservations, the duplicate-detection ledger, applied offsets and the
  * outbox.
  *
- * All are linear scans over small arrays: a product holds at most
- * INV_LEDGER_MAX ledger entries, a handful of offsets and of pending
- * events, and its active reservations; a scan is cheaper than keeping an
- * index in sync with a blob that is decoded afresh after every lease
- * change. Removal keeps order (memmove) because order carries meaning:
+ * Lookups are linear scans: a product holds at most INV_LEDGER_MAX ledger
+ * entries, a handful of offsets and of pending events, and its active
+ * reservations. Only the reserve path, which must prove a new id absent,
+ * is helped by a set of id hashes (a hot product adds thousands of
+ * reservations per second to tens of thousands). Adds, removals and
+ * in-place changes also tell the page maps of the paged layout which page
+ * changed (inv_state_paged.c). Removal keeps order (memmove) because order carries meaning:
  * releases by customer take the oldest reservation first and the ledger
  * evicts its oldest entry. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "inv_json_internal.h"
@@ -30,14 +33,77 @@ inv_reservation *inv_state_find_reservation(inv_state *st, const char *reservati
     return NULL;
 }
 
+/* ---- id set: a negative filter for the duplicate check of an add ----------
+ * Open addressing over 64-bit FNV-1a hashes (0 = empty). Removals leave
+ * their hash behind (the set is a superset of the live ids), so "absent"
+ * is always right and "present" falls back to the scan; the set is rebuilt
+ * from the array when stale entries outnumber the live ones. */
+
+static uint64_t inv_state_id_hash(const char *id)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return h ? h : 1;
+}
+
+/* 1 when found or inserted (`insert`), 0 when absent. */
+static int inv_state_id_set_probe(uint64_t *set, size_t cap, uint64_t h, int insert)
+{
+    for (size_t i = h & (cap - 1);; i = (i + 1) & (cap - 1)) {
+        if (set[i] == h)
+            return 1;
+        if (set[i] == 0) {
+            if (insert)
+                set[i] = h;
+            return insert;
+        }
+    }
+}
+
+/* (Re)builds the set for the current reservations with room to grow;
+ * -1 on OOM (the caller then scans). */
+static int inv_state_id_set_build(inv_state *st)
+{
+    size_t cap = 64;
+    while (cap < 4 * (st->n_reservations + 16))
+        cap *= 2;
+    uint64_t *set = calloc(cap, sizeof(*set));
+    if (!set)
+        return -1;
+    free(st->id_set);
+    st->id_set = set;
+    st->id_set_cap = cap;
+    st->id_set_used = 0;
+    for (size_t i = 0; i < st->n_reservations; i++)
+        inv_state_id_set_probe(set, cap, inv_state_id_hash(st->reservations[i].reservation_id), 1);
+    st->id_set_used = st->n_reservations;
+    return 0;
+}
+
+/* 0 when `id` is surely not a current reservation, 1 when it may be. */
+static int inv_state_id_maybe(inv_state *st, const char *id)
+{
+    if ((!st->id_set || 2 * (st->id_set_used + 1) > st->id_set_cap) &&
+        inv_state_id_set_build(st) < 0)
+        return 1;
+    return inv_state_id_set_probe(st->id_set, st->id_set_cap, inv_state_id_hash(id), 0);
+}
+
 int inv_state_add_reservation(inv_state *st, const inv_reservation *r)
 {
-    if (inv_state_find_reservation(st, r->reservation_id))
+    if (inv_state_id_maybe(st, r->reservation_id) &&
+        inv_state_find_reservation(st, r->reservation_id))
         return 1;
     if (invj_grow((void **)&st->reservations, &st->cap_reservations, st->n_reservations + 1,
                   sizeof *st->reservations) < 0)
         return -1;
     st->reservations[st->n_reservations++] = *r;
+    if (st->id_set) {
+        st->id_set_used++;
+        inv_state_id_set_probe(st->id_set, st->id_set_cap, inv_state_id_hash(r->reservation_id), 1);
+    }
+    invp_note_append(&st->reservation_pages, INV_RESERVATION_PAGE);
     return 0;
 }
 
@@ -46,9 +112,16 @@ int inv_state_remove_reservation(inv_state *st, const char *reservation_id)
     inv_reservation *r = inv_state_find_reservation(st, reservation_id);
     if (!r)
         return -1;
-    inv_state_erase(st->reservations, &st->n_reservations, (size_t)(r - st->reservations),
-                    sizeof *r);
+    size_t i = (size_t)(r - st->reservations);
+    inv_state_erase(st->reservations, &st->n_reservations, i, sizeof *r);
+    invp_note_remove(&st->reservation_pages, i);
     return 0;
+}
+
+void inv_state_touch_reservation(inv_state *st, const inv_reservation *r)
+{
+    if (r >= st->reservations && r < st->reservations + st->n_reservations)
+        invp_note_touch(&st->reservation_pages, (size_t)(r - st->reservations));
 }
 
 const inv_ledger_entry *inv_state_ledger_find(const inv_state *st, const char *command_id)
@@ -64,10 +137,13 @@ int inv_state_ledger_add(inv_state *st, const inv_event *outcome, int64_t applie
 {
     if (inv_state_ledger_find(st, outcome->command_id))
         return 1;
-    if (st->n_ledger >= INV_LEDGER_MAX)
+    if (st->n_ledger >= INV_LEDGER_MAX) {
         inv_state_erase(st->ledger, &st->n_ledger, 0, sizeof *st->ledger);
+        invp_note_remove(&st->ledger_pages, 0);
+    }
     if (invj_grow((void **)&st->ledger, &st->cap_ledger, st->n_ledger + 1, sizeof *st->ledger) < 0)
         return -1;
+    invp_note_append(&st->ledger_pages, INV_LEDGER_PAGE);
     inv_ledger_entry *l = &st->ledger[st->n_ledger++];
     memset(l, 0, sizeof *l);
     snprintf(l->command_id, sizeof l->command_id, "%s", outcome->command_id);

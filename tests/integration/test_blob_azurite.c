@@ -252,6 +252,71 @@ static void test_lease_facts(void **state) {
     assert_string_equal(e.storage_code, "BlobNotFound");
 }
 
+/* Block writes on a leased blob: both requests are fenced (design 7), an
+ * id kept from the committed list is reused without being sent again, and
+ * a replaced block falls out of the committed content. */
+static void test_blocks_fenced_and_partial_commit(void **state) {
+    fixture *f = *state;
+    blob_error e;
+    char id[64], b0[BLOB_BLOCK_ID_MAX], b1[BLOB_BLOCK_ID_MAX], b2[BLOB_BLOCK_ID_MAX];
+    blob_block_id(0, b0);
+    blob_block_id(1, b1);
+    blob_block_id(2, b2);
+    assert_int_equal(strlen(b0), 32);
+    put_text(f, "paged", "", NULL, BLOB_OK, NULL);
+    assert_int_equal(blob_lease_acquire(f->c, f->container, "paged", 15, GUID_A, id, &e), BLOB_OK);
+    blob_conditions wrong = {.lease_id = GUID_B}, right = {.lease_id = GUID_A};
+
+    /* Put Block: without the lease id 412 LeaseIdMissing, wrong id 412 */
+    assert_int_equal(blob_put_block(f->c, f->container, "paged", b0, "head|", 5, NULL, &e),
+                     BLOB_ERR_PRECONDITION);
+    assert_string_equal(e.storage_code, "LeaseIdMissing");
+    assert_int_equal(blob_put_block(f->c, f->container, "paged", b0, "head|", 5, &wrong, &e),
+                     BLOB_ERR_PRECONDITION);
+    assert_string_equal(e.storage_code, "LeaseIdMismatchWithBlobOperation");
+    assert_int_equal(blob_put_block(f->c, f->container, "paged", b0, "head|", 5, &right, &e),
+                     BLOB_OK);
+    assert_int_equal(blob_put_block(f->c, f->container, "paged", b1, "page-1", 6, &right, &e),
+                     BLOB_OK);
+
+    /* Put Block List: the same fence */
+    const char *ids[] = {b0, b1};
+    blob_meta m = {0};
+    assert_int_equal(blob_meta_set(&m, "nextexpiry", "none"), BLOB_OK);
+    assert_int_equal(blob_put_block_list(f->c, f->container, "paged", ids, 2, "application/json",
+                                         &m, NULL, NULL, &e),
+                     BLOB_ERR_PRECONDITION);
+    assert_string_equal(e.storage_code, "LeaseIdMissing");
+    assert_int_equal(blob_put_block_list(f->c, f->container, "paged", ids, 2, "application/json",
+                                         &m, &wrong, NULL, &e),
+                     BLOB_ERR_PRECONDITION);
+    assert_string_equal(e.storage_code, "LeaseIdMismatchWithBlobOperation");
+    char etag[128];
+    assert_int_equal(blob_put_block_list(f->c, f->container, "paged", ids, 2, "application/json",
+                                         &m, &right, etag, &e),
+                     BLOB_OK);
+    assert_true(etag[0] != '\0');
+    char *data;
+    size_t len;
+    blob_props p;
+    assert_int_equal(blob_get(f->c, f->container, "paged", NULL, &data, &len, &p, &e), BLOB_OK);
+    assert_string_equal(data, "head|page-1");
+    assert_string_equal(blob_meta_get(&p.meta, "nextexpiry"), "none");
+    free(data);
+
+    /* Replace the head only, keep page-1 as committed, add page 2 */
+    assert_int_equal(blob_put_block(f->c, f->container, "paged", b2, "HEAD2|", 6, &right, &e),
+                     BLOB_OK);
+    const char *ids2[] = {b2, b1};
+    assert_int_equal(blob_put_block_list(f->c, f->container, "paged", ids2, 2, "application/json",
+                                         &m, &right, NULL, &e),
+                     BLOB_OK);
+    assert_int_equal(blob_get(f->c, f->container, "paged", NULL, &data, &len, NULL, &e), BLOB_OK);
+    assert_string_equal(data, "HEAD2|page-1");
+    free(data);
+    assert_int_equal(blob_lease_release(f->c, f->container, "paged", GUID_A, &e), BLOB_OK);
+}
+
 static void test_delete_respects_lease(void **state) {
     fixture *f = *state;
     blob_error e;
@@ -431,6 +496,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_missing_blob_is_not_found, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lease_facts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_respects_lease, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_blocks_fenced_and_partial_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_prefix_and_paging, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_blob_and_keep_alive, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sas_token_auth, setup, teardown),

@@ -267,6 +267,79 @@ static void test_lease_write_fenced_by_service_marks_lost(void **state)
     lease_manager_free(b);
 }
 
+/* lease_write_blocks: every request carries the lease id; the second
+ * write keeps a committed block by id; once B took the lease, A's Put Block
+ * gets 412, A's handle is lost and the blob keeps B's view of it. */
+static void test_lease_write_blocks_fenced_by_service_marks_lost(void **state)
+{
+    lt_env *env = *state;
+    lease_manager *a = lt_manager(env, 15, "owner-a");
+    lease_manager *b = lt_manager(env, 15, "owner-b");
+    lt_recorder rec;
+    lt_recorder_init(&rec);
+    lease_acquire_options ao;
+    memset(&ao, 0, sizeof(ao));
+    ao.callbacks = lt_recorder_callbacks(&rec);
+    lease *la = NULL, *lb = NULL;
+    lease_error err;
+    char id0[BLOB_BLOCK_ID_MAX], id1[BLOB_BLOCK_ID_MAX], id2[BLOB_BLOCK_ID_MAX];
+    blob_block_id(0, id0);
+    blob_block_id(1, id1);
+    blob_block_id(2, id2);
+    assert_int_equal(lease_try_acquire(a, "fence-blocks", &ao, &la, &err), LEASE_OK);
+    lease_block first[] = {{id0, "head-0|", 7}, {id1, "page-1", 6}};
+    const char *ids[] = {id0, id1};
+    blob_meta m = {0};
+    assert_int_equal(blob_meta_set(&m, "nextexpiry", "none"), BLOB_OK);
+    size_t requests = 0, bytes = 0;
+    assert_int_equal(lease_write_blocks(la, first, 2, ids, 2, "application/json", &m, &requests,
+                                        &bytes, &err),
+                     LEASE_OK);
+    assert_int_equal(requests, 3);
+    assert_int_equal(bytes, 13 + blob_block_list_body_len(2, 32));
+    /* Only the head changes: one Put Block, the page kept by id. */
+    lease_block second[] = {{id2, "head-2|", 7}};
+    const char *ids2[] = {id2, id1};
+    assert_int_equal(lease_write_blocks(la, second, 1, ids2, 2, "application/json", &m, &requests,
+                                        NULL, &err),
+                     LEASE_OK);
+    assert_int_equal(requests, 2);
+    char *data = NULL;
+    size_t len = 0;
+    blob_meta meta;
+    assert_int_equal(lease_read(la, &data, &len, &meta, &err), LEASE_OK);
+    assert_int_equal(len, 13);
+    assert_memory_equal(data, "head-2|page-1", 13);
+    assert_string_equal(blob_meta_get(&meta, "nextexpiry"), "none");
+    assert_string_equal(blob_meta_get(&meta, "leaseholdepoch"), "1");
+    free(data);
+
+    assert_int_equal(lease_break(b, "fence-blocks", NULL, -1, &err), LEASE_OK);
+    assert_int_equal(lease_try_acquire(b, "fence-blocks", NULL, &lb, &err), LEASE_OK);
+    assert_true(lease_is_held(la));
+    assert_int_equal(lease_write_blocks(la, first, 2, ids, 2, "application/json", &m, &requests,
+                                        NULL, &err),
+                     LEASE_ERR_LOST);
+    assert_int_equal(requests, 1); /* refused at the first Put Block */
+    assert_int_equal(err.storage.http_status, 412);
+    assert_string_equal(err.storage.storage_code, "LeaseIdMismatchWithBlobOperation");
+    assert_int_equal(rec.lost, 1);
+    assert_int_equal(rec.reason, LEASE_LOST_TAKEN);
+    /* Lost: refused locally from now on, no request sent. */
+    assert_int_equal(lease_write_blocks(la, first, 2, ids, 2, "application/json", &m, &requests,
+                                        NULL, &err),
+                     LEASE_ERR_LOST);
+    assert_int_equal(requests, 0);
+    assert_int_equal(lease_read(lb, &data, &len, NULL, &err), LEASE_OK);
+    assert_memory_equal(data, "head-2|page-1", 13);
+    free(data);
+    lease_free(la);
+    lease_free(lb);
+    lt_recorder_destroy(&rec);
+    lease_manager_free(a);
+    lease_manager_free(b);
+}
+
 /* ---- epoch, metadata, explicit blobs --------------------------------------- */
 
 static void test_lease_write_keeps_epoch_and_owner_metadata(void **state)
@@ -434,6 +507,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_lease_break_fires_lost_within_one_interval, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_lease_write_blocks_fenced_by_service_marks_lost,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_lease_write_fenced_by_service_marks_lost, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_lease_write_keeps_epoch_and_owner_metadata, setup,

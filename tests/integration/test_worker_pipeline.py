@@ -76,12 +76,32 @@ def wait_for(cond, what, deadline_s=DEADLINE_S, interval_s=0.1):
 
 # ---- Azurite ----------------------------------------------------------------
 
+def decode_state(body):
+    """A state blob as one v1-shaped dict: schema v1 is one document; schema
+    v2 (docs/state-layout.md) is a head followed by the ledger pages and the
+    reservation pages, at the byte lengths the head lists."""
+    text = body.decode("utf-8")
+    head, pos = json.JSONDecoder().raw_decode(text)
+    if head.get("schemaVersion") != 2:
+        return json.loads(text)
+    raw, at = body, len(text[:pos].encode("utf-8"))
+    for key, pages in (("ledger", "ledgerPages"), ("reservations", "reservationPages")):
+        head[key] = []
+        for page in head[pages]:
+            items = json.loads(raw[at:at + page["bytes"]])
+            check_eq(len(items), page["count"], "entries of a %s page" % key)
+            head[key].extend(items)
+            at += page["bytes"]
+    check_eq(at, len(raw), "v2 state blob length")
+    return head
+
+
 def read_state(container, product):
     status, _, body = blob_request("GET", "/%s/%s.json" % (container, product))
     if status == 404 or (status == 200 and not body):
         return None
     check_eq(status, 200, "GET state of " + product)
-    return json.loads(body)
+    return decode_state(body)
 
 
 def lease_state(container, product):
@@ -330,6 +350,9 @@ class Run:
             "LEASEHOLD_RECONCILER_ENABLED": "false",
             "LEASEHOLD_WORKER_THREADS": "2",
             "LEASEHOLD_WORKER_RETRY_MAX": "1s",
+            # Every state write as Put Block + Put Block List (the paged
+            # layout's block path, fenced by Azurite), however small.
+            "LEASEHOLD_STORAGE_STATE_SINGLE_MAX": "0",
         })
         for k, topic in self.topics.items():
             self.env["LEASEHOLD_TOPIC_" + k.upper()] = topic
@@ -902,8 +925,14 @@ def scenario_drain_storage_hang(run):
         proxy.freeze()
         cmd = run.command("reserve", p, quantity=3, customerId="C")
         run.send("reservations", [cmd])
-        write = "PUT /%s/%s/%s.json HTTP/1.1" % (ACCOUNT, run.container, p)
-        wait_for(lambda: write in proxy.requests_held(), "the reserve's state write, held")
+        # Put Blob, or Put Block / Put Block List (?comp=...) in the paged layout
+        write = "PUT /%s/%s/%s.json" % (ACCOUNT, run.container, p)
+        def state_write(line):
+            target = line.split(" ")[1] if line.startswith("PUT ") else ""
+            path, _, query = target.partition("?")
+            return path == write[4:] and ("comp=lease" not in query)
+        wait_for(lambda: any(state_write(r) for r in proxy.requests_held()),
+                 "the reserve's state write, held")
         t0 = time.monotonic()
         check_eq(run.stop_worker("w1", timeout=60), 2, "exit code when the drain times out")
         print("w1 exited %.1f s after SIGTERM (drain timeout 2 s, storage timeout 120 s)"

@@ -505,6 +505,75 @@ static void test_client_shared_across_threads(void **state) {
     blob_test_server_stop(s);
 }
 
+static void test_block_id_fixed_length_base64(void **state) {
+    (void)state;
+    char a[BLOB_BLOCK_ID_MAX], b[BLOB_BLOCK_ID_MAX];
+    blob_block_id(0, a);
+    blob_block_id(123456789012ULL, b);
+    /* base64("lhblk-000000000000000000") */
+    assert_string_equal(a, "bGhibGstMDAwMDAwMDAwMDAwMDAwMDAw");
+    assert_int_equal(strlen(b), 32);
+    assert_string_not_equal(a, b);
+}
+
+static void test_put_block_and_list_requests(void **state) {
+    (void)state;
+    blob_test_reply script[] = {{201, NULL, "ETag", "\"0x1\""}};
+    blob_test_server *s = blob_test_server_start(script, 1);
+    blob_client *c = client_for(s, NULL);
+    blob_error e;
+    char id[BLOB_BLOCK_ID_MAX], v[256], method[16], path[256];
+    blob_block_id(7, id);
+    blob_conditions cond = {.lease_id = "11111111-1111-4111-8111-111111111111"};
+    assert_int_equal(blob_put_block(c, "inventory", "P.json", id, "abc", 3, &cond, &e), BLOB_OK);
+    blob_test_server_last_request(s, method, sizeof method, path, sizeof path);
+    assert_string_equal(method, "PUT");
+    assert_string_equal(path, "/devstoreaccount1/inventory/P.json");
+    assert_true(blob_test_server_last(s, 'a', "comp", v, sizeof v));
+    assert_string_equal(v, "block");
+    assert_true(blob_test_server_last(s, 'a', "blockid", v, sizeof v));
+    assert_string_equal(v, id);
+    assert_true(blob_test_server_last(s, 'h', "x-ms-lease-id", v, sizeof v));
+    assert_string_equal(v, cond.lease_id);
+
+    const char *ids[] = {id, id};
+    blob_meta m = {0};
+    assert_int_equal(blob_meta_set(&m, "nextexpiry", "none"), BLOB_OK);
+    char etag[128];
+    assert_int_equal(blob_put_block_list(c, "inventory", "P.json", ids, 2, "application/json", &m,
+                                         &cond, etag, &e),
+                     BLOB_OK);
+    assert_string_equal(etag, "\"0x1\"");
+    assert_true(blob_test_server_last(s, 'a', "comp", v, sizeof v));
+    assert_string_equal(v, "blocklist");
+    assert_true(blob_test_server_last(s, 'h', "x-ms-lease-id", v, sizeof v));
+    assert_string_equal(v, cond.lease_id);
+    assert_true(blob_test_server_last(s, 'h', "x-ms-blob-content-type", v, sizeof v));
+    assert_string_equal(v, "application/json");
+    assert_true(blob_test_server_last(s, 'h', "x-ms-meta-nextexpiry", v, sizeof v));
+    assert_string_equal(v, "none");
+    assert_true(blob_test_server_last(s, 'h', "Content-Length", v, sizeof v));
+    char want[16];
+    snprintf(want, sizeof want, "%zu", blob_block_list_body_len(2, 32));
+    assert_string_equal(v, want);
+    assert_int_equal(blob_block_list_body_len(2, 32), 49 + 12 + 2 * (8 + 32 + 9));
+    assert_int_equal(blob_test_server_requests(s), 2);
+
+    /* validated locally: no request */
+    const char *uneven[] = {id, "c2hvcnQ="};
+    assert_int_equal(blob_put_block_list(c, "inventory", "P.json", uneven, 2, NULL, NULL, &cond,
+                                         NULL, &e),
+                     BLOB_ERR_INVALID);
+    assert_int_equal(blob_put_block_list(c, "inventory", "P.json", ids, 0, NULL, NULL, &cond, NULL,
+                                         &e),
+                     BLOB_ERR_INVALID);
+    assert_int_equal(blob_put_block(c, "inventory", "P.json", "", "x", 1, &cond, &e),
+                     BLOB_ERR_INVALID);
+    assert_int_equal(blob_test_server_requests(s), 2);
+    blob_client_free(c);
+    blob_test_server_stop(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backoff_ms_bounds),
@@ -523,6 +592,8 @@ int main(void) {
         cmocka_unit_test(test_keep_alive_reuses_one_connection),
         cmocka_unit_test(test_request_timeout_is_transient_and_retried),
         cmocka_unit_test(test_client_shared_across_threads),
+        cmocka_unit_test(test_block_id_fixed_length_base64),
+        cmocka_unit_test(test_put_block_and_list_requests),
     };
     return cmocka_run_group_tests(tests, blob_test_curl_setup, blob_test_curl_teardown);
 }

@@ -330,6 +330,8 @@ static void test_metrics_record_helpers_update_default_registry(void **state) {
     metrics_record_sweep_cost(1, 3, 0.2);
     metrics_record_leases_held(7);
     metrics_record_products_blocked(2);
+    metrics_record_state_write(1000);
+    metrics_record_state_write(70000);
 
     assert_true(lh_value("leasehold_commands_total", (const char *[]){"reserve", "created"}) == 2);
     assert_true(lh_value("leasehold_commands_total", (const char *[]){"release", "rejected"}) == 1);
@@ -345,6 +347,9 @@ static void test_metrics_record_helpers_update_default_registry(void **state) {
     assert_true(lh_value("leasehold_reconciler_list_requests_total", NULL) == 3);
     assert_true(lh_value("leasehold_reconciler_state_reads_total", NULL) == 103);
     assert_true(lh_value("leasehold_reconciler_sweep_duration_seconds", NULL) == 2);
+    assert_true(lh_value("leasehold_state_bytes_written_total", NULL) == 71000);
+    assert_true(lh_value("leasehold_state_write_requests_total", NULL) == 2);
+    assert_true(lh_value("leasehold_state_write_bytes", NULL) == 2);
 
     char *text = metrics_render(metrics_default());
     assert_non_null(text);
@@ -354,6 +359,14 @@ static void test_metrics_record_helpers_update_default_registry(void **state) {
                                  "leasehold_reconciler_sweep_duration_seconds_bucket{le=\"1\"} 1\n"
                                  "leasehold_reconciler_sweep_duration_seconds_bucket{le=\"2.5\"} 2\n"));
     assert_non_null(strstr(text, "leasehold_reconciler_sweep_duration_seconds_sum 1.7\n"));
+    assert_non_null(strstr(text, "leasehold_state_write_bytes_bucket{le=\"1024\"} 1\n"
+                                 "leasehold_state_write_bytes_bucket{le=\"4096\"} 1\n"
+                                 "leasehold_state_write_bytes_bucket{le=\"16384\"} 1\n"
+                                 "leasehold_state_write_bytes_bucket{le=\"65536\"} 1\n"
+                                 "leasehold_state_write_bytes_bucket{le=\"131072\"} 2\n"));
+    assert_non_null(strstr(text, "leasehold_state_write_bytes_bucket{le=\"4194304\"} 2\n"
+                                 "leasehold_state_write_bytes_bucket{le=\"+Inf\"} 2\n"
+                                 "leasehold_state_write_bytes_sum 71000\n"));
     assert_non_null(strstr(text, "# HELP leasehold_batch_size Commands applied in one fenced "
                                  "state write.\n# TYPE leasehold_batch_size histogram\n"
                                  "leasehold_batch_size_bucket{le=\"1\"} 0\n"

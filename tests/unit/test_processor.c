@@ -65,6 +65,85 @@ typedef struct fake_world {
 
 static fake_world W;
 
+/* Blocks staged and committed by the fake lease_write_blocks, like the
+ * service: a committed list of ids, the blob being their data in order. */
+#define FAKE_BLOCKS 512
+typedef struct fake_blocks {
+    char id[FAKE_BLOCKS][BLOB_BLOCK_ID_MAX];
+    char *data[FAKE_BLOCKS];
+    size_t n;
+    int puts[3];  /* Put Block requests by kind: head, ledger page, reservation page */
+    int lists;    /* Put Block List requests */
+    int fail_at;  /* 1-based request of the next write refused with 412; 0 = none */
+} fake_blocks;
+
+static fake_blocks B;
+
+static void fake_blocks_reset(void) {
+    for (size_t i = 0; i < B.n; i++)
+        free(B.data[i]);
+    memset(&B, 0, sizeof(B));
+}
+
+static void fake_blocks_stage(const lease_block *b) {
+    size_t i = 0;
+    while (i < B.n && strcmp(B.id[i], b->id) != 0)
+        i++;
+    if (i == B.n) {
+        assert_true(B.n < FAKE_BLOCKS);
+        snprintf(B.id[B.n++], BLOB_BLOCK_ID_MAX, "%s", b->id);
+    }
+    free(B.data[i]);
+    B.data[i] = strndup(b->data, b->len);
+    const char *d = B.data[i];
+    B.puts[strncmp(d, "{\"schemaVersion\"", 16) == 0 ? 0
+           : strncmp(d, "[{\"commandId\"", 13) == 0  ? 1
+                                                     : 2]++;
+}
+
+static const char *fake_blocks_get(const char *id) {
+    for (size_t i = 0; i < B.n; i++)
+        if (strcmp(B.id[i], id) == 0)
+            return B.data[i];
+    fail_msg("block %s was never staged", id);
+    return NULL;
+}
+
+lease_code __wrap_lease_write_blocks(lease *l, const lease_block *blocks, size_t n_blocks,
+                                     const char *const *ids, size_t n_ids,
+                                     const char *content_type, const blob_meta *meta,
+                                     size_t *requests, size_t *bytes, lease_error *err) {
+    (void)content_type;
+    (void)bytes;
+    memset(err, 0, sizeof(*err));
+    *requests = 0;
+    if (!l->held)
+        return LEASE_ERR_LOST;
+    for (size_t i = 0; i <= n_blocks; i++) {
+        ++*requests;
+        if (B.fail_at == (int)*requests) { /* a 412: the handle marks itself lost */
+            B.fail_at = 0;
+            l->held = 0;
+            snprintf(err->message, sizeof(err->message), "write block: fenced out (HTTP 412)");
+            return LEASE_ERR_LOST;
+        }
+        if (i < n_blocks)
+            fake_blocks_stage(&blocks[i]);
+    }
+    B.lists++;
+    size_t len = 0;
+    for (size_t i = 0; i < n_ids; i++)
+        len += strlen(fake_blocks_get(ids[i]));
+    free(W.blob);
+    W.blob = calloc(1, len + 1);
+    for (size_t i = 0; i < n_ids; i++)
+        strcat(W.blob, fake_blocks_get(ids[i]));
+    const char *next = meta ? blob_meta_get(meta, "nextexpiry") : NULL;
+    snprintf(W.next_expiry, sizeof(W.next_expiry), "%s", next ? next : "-");
+    W.writes++;
+    return LEASE_OK;
+}
+
 lease_code __wrap_lease_try_acquire(lease_manager *mgr, const char *name,
                                     const lease_acquire_options *o, lease **out, lease_error *err) {
     (void)mgr;
@@ -267,9 +346,11 @@ typedef struct fixture {
     int64_t next_offset;
 } fixture;
 
-static int setup(void **state) {
+/* The paged layout; `single_max` bytes and less go as one Put Blob. */
+static int setup_layout(void **state, size_t single_max) {
     free(W.blob);
     memset(&W, 0, sizeof(W));
+    fake_blocks_reset();
     fixture *f = calloc(1, sizeof(*f));
     f->tracker = offset_tracker_new();
     processor_options o = {.container = "inventory",
@@ -277,11 +358,22 @@ static int setup(void **state) {
                            .max_batch = 100,
                            .retry_base_ms = 10,
                            .retry_max_ms = 100,
-                           .now_ms = fake_clock_ms};
+                           .now_ms = fake_clock_ms,
+                           .state_single_max = single_max};
     f->proc = processor_new(&o);
     f->ops = processor_dispatcher_ops(f->proc);
     *state = f;
     return 0;
+}
+
+/* Small states in one Put Blob (the default for small products). */
+static int setup(void **state) {
+    return setup_layout(state, 1 << 20);
+}
+
+/* Every write as Put Block + Put Block List. */
+static int setup_blocks(void **state) {
+    return setup_layout(state, 0);
 }
 
 static int teardown(void **state) {
@@ -293,6 +385,7 @@ static int teardown(void **state) {
     free(f);
     free(W.blob);
     W.blob = NULL;
+    fake_blocks_reset();
     return 0;
 }
 
@@ -581,7 +674,8 @@ static void test_processor_process_republishes_pending_outbox(void **state) {
                            .tracker = f->tracker,
                            .max_batch = 100,
                            .retry_base_ms = 10,
-                           .retry_max_ms = 100};
+                           .retry_max_ms = 100,
+                           .state_single_max = 1 << 20};
     processor *other = processor_new(&o);
     dispatcher_ops ops = processor_dispatcher_ops(other);
     void *slot = NULL;
@@ -916,6 +1010,241 @@ static void test_processor_read_errors_classified(void **state) {
     free_items(items, 1);
 }
 
+/* ---- paged layout ------------------------------------------------------------ */
+
+/* Restock 100000, then `n` reserves of 1 unit (batches of 100). */
+static void reserve_many(fixture *f, size_t n) {
+    int retry;
+    work_item *restock[1] = {item(f, INV_CMD_RESTOCK, "s1", 100000, NULL)};
+    assert_int_equal(run_batch(f, restock, 1, &retry), 1);
+    free_items(restock, 1);
+    for (size_t done = 0; done < n; done += 100) {
+        work_item *items[100];
+        for (size_t i = 0; i < 100; i++) {
+            char id[32];
+            snprintf(id, sizeof(id), "r%zu", done + i);
+            items[i] = item(f, INV_CMD_RESERVE, id, 1, "CUST-1");
+        }
+        assert_int_equal(run_batch(f, items, 100, &retry), 100);
+        free_items(items, 100);
+    }
+}
+
+static void test_processor_paged_reserve_writes_tail_page_and_head(void **state) {
+    fixture *f = *state;
+    reserve_many(f, 600); /* pages of 256, 256, 88 */
+    inv_state st = stored_state();
+    assert_int_equal(st.n_reservations, 600);
+    assert_int_equal(st.reservation_pages.n_pages, 3);
+    assert_int_equal(st.blocks_committed, 1);
+    inv_state_clear(&st);
+    int puts[3] = {B.puts[0], B.puts[1], B.puts[2]}, lists = B.lists;
+
+    work_item *items[2] = {item(f, INV_CMD_RESERVE, "x1", 2, "CUST-2"),
+                           item(f, INV_CMD_RESERVE, "x2", 3, "CUST-3")};
+    int retry;
+    assert_int_equal(run_batch(f, items, 2, &retry), 2);
+    /* One commit: the head, the tail reservation page, and the ledger's
+     * first page (its oldest entries evicted) and tail page. */
+    assert_int_equal(B.lists - lists, 1);
+    assert_int_equal(B.puts[0] - puts[0], 1);
+    assert_int_equal(B.puts[1] - puts[1], 2);
+    assert_int_equal(B.puts[2] - puts[2], 1);
+    st = stored_state();
+    assert_int_equal(st.n_reservations, 602);
+    assert_int_equal(st.reservation_pages.pages[2].count, 90);
+    assert_int_equal(st.available, 100000 - 600 - 5);
+    assert_string_equal(st.reservations[601].customer_id, "CUST-3");
+    inv_state_clear(&st);
+    free_items(items, 2);
+}
+
+static void test_processor_paged_release_by_id_touches_one_page(void **state) {
+    fixture *f = *state;
+    reserve_many(f, 600);
+    inv_state st = stored_state();
+    char rid[INV_ID_MAX + 1];
+    snprintf(rid, sizeof(rid), "%s", st.reservations[300].reservation_id); /* page 1 */
+    unsigned long long page0 = st.reservation_pages.pages[0].block,
+                       page2 = st.reservation_pages.pages[2].block;
+    inv_state_clear(&st);
+    int res_puts = B.puts[2];
+    work_item *items[1] = {item(f, INV_CMD_RELEASE, "rel-1", 0, NULL)};
+    snprintf(items[0]->cmd.reservation_id, sizeof(items[0]->cmd.reservation_id), "%s", rid);
+    int retry;
+    assert_int_equal(run_batch(f, items, 1, &retry), 1);
+    assert_int_equal(B.puts[2] - res_puts, 1);
+    st = stored_state();
+    assert_int_equal(st.n_reservations, 599);
+    assert_null(inv_state_find_reservation(&st, rid));
+    assert_int_equal(st.reservation_pages.pages[0].block, page0);
+    assert_int_equal(st.reservation_pages.pages[1].count, 255);
+    assert_int_equal(st.reservation_pages.pages[2].block, page2);
+    inv_state_clear(&st);
+    free_items(items, 1);
+}
+
+/* Decision 8 at either request of a block write: a 412 abandons the batch
+ * (nothing committed, nothing published, offsets not finished); after
+ * re-acquiring, the batch is applied once from the re-read blob. */
+static void paged_fenced_out_at(fixture *f, int request) {
+    reserve_many(f, 300);
+    char *before = strdup(W.blob);
+    int writes = W.writes, acquires = W.acquires;
+    size_t published = W.n_published;
+    int64_t position = offset_tracker_position(f->tracker, "inventory.reservations", 0);
+    work_item *items[1] = {item(f, INV_CMD_RESERVE, "late", 4, "CUST-9")};
+    B.fail_at = request;
+    int retry;
+    assert_int_equal(run_batch(f, items, 1, &retry), 0);
+    assert_true(retry > 0);
+    assert_string_equal(W.blob, before);
+    assert_int_equal(W.writes, writes);
+    assert_int_equal(W.n_published, published);
+    assert_int_equal(offset_tracker_position(f->tracker, "inventory.reservations", 0), position);
+
+    assert_int_equal(run_batch(f, items, 1, &retry), 1);
+    assert_int_equal(W.acquires, acquires + 1);
+    inv_state st = stored_state();
+    assert_int_equal(st.n_reservations, 301);
+    assert_int_equal(st.reserved, 304);
+    assert_int_equal(offset_tracker_position(f->tracker, "inventory.reservations", 0),
+                     position + 1);
+    inv_state_clear(&st);
+    free(before);
+    free_items(items, 1);
+}
+
+static void test_processor_paged_fenced_out_at_put_block(void **state) {
+    paged_fenced_out_at(*state, 1);
+}
+
+static void test_processor_paged_fenced_out_at_put_block_list(void **state) {
+    /* head, ledger first + tail page, reservation tail page: the list is 5th */
+    paged_fenced_out_at(*state, 5);
+}
+
+static void test_processor_paged_migrates_v1_blob_on_first_write(void **state) {
+    fixture *f = *state;
+    inv_state v1;
+    inv_state_init(&v1, "PROD-1");
+    v1.available = 1000;
+    for (size_t i = 0; i < 300; i++) {
+        inv_reservation r = {.quantity = 1, .created_at_ms = 1, .expires_at_ms = 4102444800000LL};
+        snprintf(r.reservation_id, sizeof(r.reservation_id), "old-%zu", i);
+        snprintf(r.customer_id, sizeof(r.customer_id), "C%zu", i);
+        assert_int_equal(inv_state_add_reservation(&v1, &r), 0);
+    }
+    v1.reserved = 300;
+    v1.total = 1300;
+    W.blob = inv_state_encode(&v1);
+    inv_state_clear(&v1);
+    assert_memory_equal(W.blob, "{\"schemaVersion\":1,", 18);
+
+    work_item *items[1] = {item(f, INV_CMD_RESERVE, "new-1", 7, "CUST-7")};
+    int retry;
+    assert_int_equal(run_batch(f, items, 1, &retry), 1);
+    /* First write: every part as a block (head, 1 ledger page, 2 pages). */
+    assert_int_equal(B.lists, 1);
+    assert_int_equal(B.puts[0], 1);
+    assert_int_equal(B.puts[1], 1);
+    assert_int_equal(B.puts[2], 2);
+    assert_memory_equal(W.blob, "{\"schemaVersion\":2,", 18);
+    inv_state st = stored_state();
+    assert_int_equal(st.n_reservations, 301);
+    assert_string_equal(st.reservations[0].reservation_id, "old-0");
+    assert_string_equal(st.reservations[300].customer_id, "CUST-7");
+    assert_int_equal(st.available, 993);
+    assert_int_equal(st.total, 1300);
+    inv_state_clear(&st);
+    free_items(items, 1);
+}
+
+/* Reservations that fall due together expire in bounded batches: each
+ * batch of 100 expire commands is one write that sends at most the two
+ * reservation pages holding them (never the whole state); emptied pages
+ * leave the blob, so the last write holds no reservation page. */
+static void test_processor_paged_mass_expiry_in_bounded_batches(void **state) {
+    fixture *f = *state;
+    enum { N = 2000 };
+    inv_state v1;
+    inv_state_init(&v1, "PROD-1");
+    v1.reservations = calloc(N, sizeof(*v1.reservations));
+    v1.cap_reservations = N;
+    for (size_t i = 0; i < N; i++) {
+        inv_reservation *r = &v1.reservations[i];
+        snprintf(r->reservation_id, sizeof(r->reservation_id), "due-%zu", i);
+        snprintf(r->customer_id, sizeof(r->customer_id), "C%zu", i % 7);
+        r->quantity = 2;
+        r->created_at_ms = 1;
+        r->expires_at_ms = 1000; /* long past */
+    }
+    v1.n_reservations = N;
+    v1.reserved = 2 * N;
+    v1.available = 5;
+    v1.total = v1.reserved + v1.available;
+    W.blob = inv_state_encode(&v1);
+    inv_state_clear(&v1);
+
+    int retry;
+    for (size_t b = 0; b < N / 100; b++) {
+        work_item *items[100];
+        for (size_t i = 0; i < 100; i++) {
+            char id[32];
+            snprintf(id, sizeof(id), "expire-%zu", b * 100 + i);
+            items[i] = item(f, INV_CMD_EXPIRE, id, 0, NULL);
+            snprintf(items[i]->cmd.reservation_id, sizeof(items[i]->cmd.reservation_id),
+                     "due-%zu", b * 100 + i);
+            snprintf(items[i]->topic, sizeof(items[i]->topic), "inventory.admin");
+            offset_tracker_seen(f->tracker, "inventory.admin", 0, items[i]->offset);
+        }
+        int res_puts = B.puts[2], lists = B.lists;
+        assert_int_equal(run_batch(f, items, 100, &retry), 100);
+        assert_int_equal(B.lists - lists, 1);
+        if (b == 0)
+            assert_int_equal(B.puts[2] - res_puts, 8); /* migration: all of 2000 / 256 */
+        else
+            assert_true(B.puts[2] - res_puts <= 2);
+        inv_state st = stored_state();
+        assert_int_equal(st.n_reservations, N - 100 * (b + 1));
+        assert_int_equal(st.reserved, 2 * (long long)(N - 100 * (b + 1)));
+        if (st.n_reservations > 0) { /* the oldest left is the next one due */
+            char oldest[32];
+            snprintf(oldest, sizeof(oldest), "due-%zu", 100 * (b + 1));
+            assert_string_equal(st.reservations[0].reservation_id, oldest);
+        }
+        inv_state_clear(&st);
+        free_items(items, 100);
+    }
+    inv_state st = stored_state();
+    assert_int_equal(st.n_reservations, 0);
+    assert_int_equal(st.reservation_pages.n_pages, 0);
+    assert_int_equal(st.available, 4005);
+    assert_int_equal(st.total, 4005);
+    assert_int_equal(offset_tracker_position(f->tracker, "inventory.admin", 0), N);
+    inv_state_clear(&st);
+}
+
+/* storage.state_layout=v1 writes the whole document with one Put Blob. */
+static void test_processor_v1_layout_writes_one_document(void **state) {
+    fixture *f = *state;
+    processor_free(f->proc);
+    processor_options o = {.container = "inventory",
+                           .tracker = f->tracker,
+                           .max_batch = 100,
+                           .retry_base_ms = 10,
+                           .retry_max_ms = 100,
+                           .state_v1 = 1};
+    f->proc = processor_new(&o);
+    f->ops = processor_dispatcher_ops(f->proc);
+    reserve_many(f, 100);
+    assert_int_equal(B.lists, 0);
+    assert_memory_equal(W.blob, "{\"schemaVersion\":1,", 18);
+    inv_state st = stored_state();
+    assert_int_equal(st.n_reservations, 100);
+    inv_state_clear(&st);
+}
+
 int main(void) {
     log_init("test", LOG_LVL_ERROR, 0); /* the processor's expected warnings are noise here */
     const struct CMUnitTest tests[] = {
@@ -933,6 +1262,15 @@ int main(void) {
         T(test_processor_process_republishes_pending_outbox),
         T(test_processor_process_records_each_stage_once),
         T(test_processor_write_records_next_expiry),
+        T(test_processor_v1_layout_writes_one_document),
+#define TB(name) cmocka_unit_test_setup_teardown(name, setup_blocks, teardown)
+        TB(test_processor_paged_reserve_writes_tail_page_and_head),
+        TB(test_processor_paged_release_by_id_touches_one_page),
+        TB(test_processor_paged_fenced_out_at_put_block),
+        TB(test_processor_paged_fenced_out_at_put_block_list),
+        TB(test_processor_paged_migrates_v1_blob_on_first_write),
+        TB(test_processor_paged_mass_expiry_in_bounded_batches),
+#undef TB
         T(test_processor_process_undecodable_state_blocks),
         T(test_processor_blocked_warn_rate_limited),
         T(test_processor_blocked_retry_after_repair_applies),

@@ -137,6 +137,39 @@ blob_code blob_put(blob_client *c, const char *container, const char *name, cons
                    size_t len, const char *content_type, const blob_meta *meta,
                    const blob_conditions *cond, char *etag_out, blob_error *err);
 
+/* ---- Block operations ------------------------------------------------
+ * A block blob is a committed list of blocks; Put Block stages one block
+ * and Put Block List commits a list of ids as the blob's new content, in
+ * order. A listed id names the block staged most recently under it, or
+ * else the committed one (the "Latest" rule), so a commit can keep
+ * unchanged blocks without sending them again. The service allows 50,000
+ * committed blocks per blob and requires all ids of one blob to have the
+ * same length. Both requests honour x-ms-lease-id like Put Blob. */
+#define BLOB_BLOCK_ID_MAX 64 /* base64 text incl. NUL; ids here are 32 characters */
+#define BLOB_BLOCKS_MAX 50000
+
+/* The id of block number `n` of a blob: base64 of "lhblk-" and 18 decimal
+ * digits, so every id has 32 characters. */
+void blob_block_id(unsigned long long n, char out[BLOB_BLOCK_ID_MAX]);
+
+/* Put Block: stages `len` bytes as `block_id` (base64, at most 64 bytes
+ * decoded). Only cond->lease_id applies. Retried like blob_put. */
+blob_code blob_put_block(blob_client *c, const char *container, const char *name,
+                         const char *block_id, const void *data, size_t len,
+                         const blob_conditions *cond, blob_error *err);
+
+/* Put Block List: commits ids[0..n) (1..BLOB_BLOCKS_MAX) as the content.
+ * Like blob_put it replaces the content type and all metadata (`meta`
+ * NULL = none); `etag_out` (128 bytes, may be NULL) gets the new ETag. */
+blob_code blob_put_block_list(blob_client *c, const char *container, const char *name,
+                              const char *const *ids, size_t n, const char *content_type,
+                              const blob_meta *meta, const blob_conditions *cond, char *etag_out,
+                              blob_error *err);
+
+/* Bytes of the XML body blob_put_block_list sends for `n` ids of `id_len`
+ * characters (for byte accounting). */
+size_t blob_block_list_body_len(size_t n, size_t id_len);
+
 /* Get Blob. On success *data is malloc'd (NUL-terminated for convenience,
  * *len excludes the NUL) and owned by the caller; `props` may be NULL.
  * An If-None-Match that matches (HTTP 304) gives BLOB_ERR_PRECONDITION. */

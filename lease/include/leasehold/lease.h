@@ -193,6 +193,24 @@ lease_code lease_read(lease *l, char **data, size_t *len, blob_meta *meta, lease
 lease_code lease_write(lease *l, const void *data, size_t len, const char *content_type,
                        const blob_meta *meta, lease_error *err);
 
+/* Fenced write of a block blob in parts: stages blocks[0..n_blocks) with
+ * Put Block, then commits ids[0..n_ids) with Put Block List (content type
+ * and metadata as lease_write). Every request carries the lease id and is
+ * preceded by the safe-deadline check, so a loss between two requests stops
+ * the write before its commit; until the commit succeeds the blob's content
+ * is unchanged (staged blocks are dropped by the next commit or by the
+ * service). `requests` and `bytes` (may be NULL) count what was sent, also
+ * on failure. Errors as lease_write: a 412 at either step = LEASE_ERR_LOST. */
+typedef struct lease_block {
+    const char *id; /* blob_block_id */
+    const void *data;
+    size_t len;
+} lease_block;
+lease_code lease_write_blocks(lease *l, const lease_block *blocks, size_t n_blocks,
+                              const char *const *ids, size_t n_ids, const char *content_type,
+                              const blob_meta *meta, size_t *requests, size_t *bytes,
+                              lease_error *err);
+
 /* Status of a name without holding it (leasectl status). */
 typedef struct lease_status {
     int exists;

@@ -19,7 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define INV_SCHEMA_VERSION 1
+#define INV_SCHEMA_VERSION 1 /* commands, events, dead letters, state v1 */
+#define INV_STATE_SCHEMA_PAGED 2 /* the paged state layout */
 #define INV_MAX_MESSAGE (64 * 1024)
 #define INV_MAX_QUANTITY 1000000LL
 #define INV_DEFAULT_TTL_S 1800
@@ -151,6 +152,27 @@ typedef struct inv_ledger_entry {
 
 #define INV_LEDGER_MAX 256 /* documented duplicate window: last 256 commands per product */
 
+/* Paged layout (schema v2, docs/state-layout.md). The reservations and the
+ * ledger stay flat arrays in memory; a page map cuts each array into
+ * consecutive pages of bounded size, each stored as one block of the blob.
+ * The state helpers below keep the map in step (which page an add, removal
+ * or change touched), so a write sends only the pages marked dirty. */
+typedef struct inv_page {
+    unsigned long long block; /* block number: the blob's block id is made from it */
+    size_t count;             /* entries in this page */
+    size_t bytes;             /* length of its committed block */
+    int dirty;                /* changed since the last write */
+} inv_page;
+
+typedef struct inv_pagemap {
+    inv_page *pages; size_t n_pages, cap_pages;
+    int tracked; /* 0: no map yet (v1 blob, or a state built by hand): cut afresh at encode */
+} inv_pagemap;
+
+#define INV_RESERVATION_PAGE 256 /* reservations per page (about 40-50 KB of JSON) */
+#define INV_LEDGER_PAGE 32       /* ledger entries per page */
+#define INV_MAX_BLOCKS 50000     /* committed blocks per blob (Azure limit) */
+
 typedef struct inv_state {
     char product_id[INV_PRODUCT_MAX + 1];
     long long total, available, reserved; /* total == available + reserved */
@@ -159,6 +181,14 @@ typedef struct inv_state {
     inv_ledger_entry *ledger;      size_t n_ledger, cap_ledger;   /* oldest first */
     inv_event *outbox;             size_t n_outbox, cap_outbox;   /* pending publication */
     int64_t updated_at_ms;
+    /* Paged layout bookkeeping; all zero for a v1 blob or a new state. */
+    inv_pagemap reservation_pages, ledger_pages;
+    unsigned long long next_block; /* next unused block number */
+    int blocks_committed;          /* the blob's block list matches the page map */
+    /* Hashes of reservation ids added since it was built (a superset of the
+     * current ones): a reserve whose id is absent skips the duplicate scan.
+     * Built on the first add; NULL until then. Internal to the helpers. */
+    uint64_t *id_set; size_t id_set_cap, id_set_used;
 } inv_state;
 
 void inv_state_init(inv_state *st, const char *product_id);
@@ -167,8 +197,44 @@ void inv_state_clear(inv_state *st); /* frees arrays; st reusable after init */
  * a state). Beyond the schema it checks total == available + reserved and
  * reserved == sum of reservation quantities. On error *out holds nothing
  * to free; on success the caller owns it (inv_state_clear). */
+/* Reads schema v1 (one document) and v2 (head followed by pages). */
 int inv_state_decode(const char *buf, size_t len, inv_state *out, char *err, size_t errlen);
+/* Schema v1: the whole state as one document. */
 char *inv_state_encode(const inv_state *st);
+
+/* Schema v2 for a block write. parts[0] is the head, then the ledger pages,
+ * then the reservation pages: the blob's bytes are the parts in this order.
+ * A part whose `data` is NULL is unchanged and committed already; the
+ * writer keeps it by id. When the whole blob would be at most `single_max`
+ * bytes (or the blob has no block list yet and is that small), every part
+ * is encoded and `single` is set: write them as one Put Blob instead. */
+typedef struct inv_state_part {
+    unsigned long long block; /* block number */
+    char *data;               /* malloc'd when to be sent; NULL when unchanged */
+    size_t len;               /* bytes of the block */
+} inv_state_part;
+
+typedef struct inv_state_paged {
+    inv_state_part *parts; size_t n_parts;
+    size_t total_bytes; /* the whole blob */
+    size_t send_bytes;  /* bytes of the parts with data */
+    size_t n_send;      /* parts with data */
+    int single;
+} inv_state_paged;
+
+/* Updates the page maps (merges underfull pages, splits full ones, gives
+ * changed pages new block numbers) and encodes. 0, or -1 on OOM or when
+ * the blob would exceed INV_MAX_BLOCKS blocks (message in err). */
+int inv_state_encode_paged(inv_state *st, size_t single_max, inv_state_paged *out, char *err,
+                           size_t errlen);
+/* After `p` was written: pages are clean; the block list matches them
+ * unless it went as a single Put Blob. */
+void inv_state_paged_committed(inv_state *st, const inv_state_paged *p);
+/* Frees the parts; NULL-safe, `p` reusable. */
+void inv_state_paged_free(inv_state_paged *p);
+/* The parts concatenated (a single Put Blob's body), malloc'd; NULL on OOM
+ * or when a part has no data. */
+char *inv_state_paged_join(const inv_state_paged *p);
 /* The public view of a product, as GET /api/inventory/{productId} answers it
  * (gateway and worker admin alike): productId, total, available, reserved and
  * activeReservations [{reservationId, customerId, quantity, createdAt,
@@ -186,6 +252,9 @@ inv_reservation *inv_state_find_reservation(inv_state *st, const char *reservati
 int inv_state_add_reservation(inv_state *st, const inv_reservation *r);
 /* 0 removed (order of the rest kept), -1 not found. */
 int inv_state_remove_reservation(inv_state *st, const char *reservation_id);
+/* Tells the page map that reservation *r (a pointer into the state) was
+ * changed in place (a partial release): its page is written next time. */
+void inv_state_touch_reservation(inv_state *st, const inv_reservation *r);
 
 const inv_ledger_entry *inv_state_ledger_find(const inv_state *st, const char *command_id);
 /* Appends the outcome event's command id, type, id and own fields (not the
