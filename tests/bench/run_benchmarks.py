@@ -19,6 +19,10 @@ this). Workloads (names for --only):
   W4        rebalance: 3 workers at 1,000 cmd/s, a 4th joins, one gets SIGTERM,
             one SIGKILL; p99 per phase, missing outcomes, double application
   W5        reconciler: build/tests/bench_reconciler, a sweep over 10,000 products
+  W6        flash sale: one product of 100,000 units, 101,000 reserves of 1 unit,
+            1 and 3 workers, the paged state layout beside v1; outcome split,
+            cmd/s, last vs first 10%, bytes written per command, largest
+            write, handover time
 
 Every workload (every W1/W2 cell) gets a private Azurite started with
 `LEASEHOLD_AZURITE_PORT=P deploy/local/services up --session bench-...` and
@@ -50,7 +54,7 @@ SOURCE = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, HERE)
 
-WORKLOADS = ("baseline", "W1", "W2", "W3", "W4", "W5")
+WORKLOADS = ("baseline", "W1", "W2", "W3", "W4", "W5", "W6")
 NA = "not available"
 
 # Sizes of the full run (about 20-30 minutes on 2 cores) and of --quick (a
@@ -62,6 +66,7 @@ FULL = {
     "w3": (10000, 180, 4, 60),
     "w4_rate": 1000, "w4_products": 100, "w4_phase_s": (30, 30, 30, 40),
     "w5": (10000, 100),
+    "w6": (100000, 1000, (1, 3)),
     "settle_s": 2.0, "timeout": "300s", "load_timeout_s": 3600,
 }
 QUICK = {
@@ -71,6 +76,7 @@ QUICK = {
     "w3": (20, 12, 2, 15),
     "w4_rate": 100, "w4_products": 20, "w4_phase_s": (3, 3, 3, 15),
     "w5": (200, 10),
+    "w6": (500, 20, (1,)),
     "settle_s": 0.5, "timeout": "120s", "load_timeout_s": 600,
 }
 
@@ -626,7 +632,137 @@ def w5(ctx):
     return {"result": res}
 
 
-RUNNERS = {"baseline": w_baseline, "W1": w1, "W2": w2, "W3": w3, "W4": w4, "W5": w5}
+def max_bucket(text, name):
+    """The smallest bucket bound holding every observation of histogram
+    `name` (summed over series): an upper bound of the largest one."""
+    if text is None:
+        return None
+    buckets = {}
+    for line in text.splitlines():
+        m = re.match(r'^%s_bucket\{.*le="([^"]+)"\}\s+(\S+)' % re.escape(name), line)
+        if m:
+            buckets[m.group(1)] = buckets.get(m.group(1), 0.0) + float(m.group(2))
+    total = buckets.pop("+Inf", None)
+    if not total:
+        return None
+    for bound, count in sorted((float(b), v) for b, v in buckets.items()):
+        if count >= total:
+            return bound
+    return float("inf")
+
+
+def decile_rates(rows):
+    """Outcomes per second over the first and the last 10% of outcomes."""
+    done = sorted(send + latency * 1000 for send, latency, _ in rows)
+    k = len(done) // 10
+    if k < 2:
+        return None, None
+    first = (k - 1) / ((done[k - 1] - done[0]) / 1000.0 or 1e-3)
+    last = (k - 1) / ((done[-1] - done[-k]) / 1000.0 or 1e-3)
+    return first, last
+
+
+def w6_cell(ctx, tag, layout, workers, stock, extra_cmds):
+    """One flash sale: `stock` units of one product, stock + extra_cmds
+    reserve commands of 1 unit, then the owner stops and a survivor (3
+    workers) takes the product over for one more command."""
+    count = stock + extra_cmds
+    env = dict(LEASEHOLD_STORAGE_STATE_LAYOUT=layout)
+    latency_log = ctx.path(tag + "-latency.log")
+    with FreshAzurite(ctx, tag) as az, open(ctx.path(tag + "-workers.log"), "w") as wlog:
+        pipe = s.RealPipeline(workers, env=dict(az.env, **env, **ctx.worker_env), output=wlog)
+        try:
+            before = Snapshot(ctx, az, pipe)
+            r = s.run_producer(["load", "--products", "1", "--count", str(count), "--rate", "0",
+                                "--mix", "100:0:0", "--max-quantity", "1", "--initial-stock",
+                                str(stock), "--seed", "1", "--run-id", "bench-" + tag, "--prefix",
+                                product_prefix(tag), "--timeout", ctx.size["timeout"],
+                                "--latency-log", latency_log], pipe.env,
+                               timeout=ctx.size["load_timeout_s"])
+            after = Snapshot(ctx, az, pipe)
+            rss = [peak_rss_mib(p.pid) for p in pipe.workers]
+            handover = None
+            if workers > 1:
+                product = product_prefix(tag) + "001"
+                owner = next((i for i, u in enumerate(pipe.metrics_urls)
+                              if product in (scrape(u.replace("/metrics", "/api/leases")) or "")),
+                             None)
+                if owner is not None:
+                    pipe.workers[owner].send_signal(signal.SIGTERM)
+                    pipe.workers[owner].wait(120)
+                    t = time.monotonic()
+                    h = s.run_producer(["reserve", product, "1", "--customer", "C-HANDOVER",
+                                        "--wait"], pipe.env, timeout=300)
+                    handover = time.monotonic() - t if h.returncode in (0, 3) else None
+        finally:
+            pipe.cleanup()
+    with open(ctx.path(tag + "-load.log"), "w") as f:
+        f.write(r.stdout + r.stderr)
+    res = parse_summary(r.stdout)
+    res.update(exit=r.returncode, layout=layout, workers=workers, handover_s=handover)
+    for kind in ("reservation.created", "reservation.rejected"):
+        m = re.search(r"%s (\d+)" % re.escape(kind), r.stdout)
+        res[kind] = int(m.group(1)) if m else None
+    written = [delta(metric_sum(b, "leasehold_state_bytes_written_total"),
+                     metric_sum(a, "leasehold_state_bytes_written_total"))
+               for b, a in zip(before.metrics, after.metrics)]
+    n = res.get("commands") or count
+    res["bytes_per_cmd"] = sum(written) / n if written and None not in written else None
+    res["max_write"] = max((max_bucket(a, "leasehold_state_write_bytes") or 0)
+                           for a in after.metrics) if after.metrics else None
+    res["azurite_s_per_1000"] = (delta(before.azurite, after.azurite) or 0) / n * 1000
+    res["peak_rss_mib"] = max(rss) if rss and None not in rss else None
+    try:
+        res["first10"], res["last10"] = decile_rates(read_latency_log(latency_log))
+    except OSError:
+        res["first10"] = res["last10"] = None
+    return res
+
+
+def w6(ctx):
+    """W6, flash sale: one product, stock units, stock + extra reserve
+    commands of 1 unit; the paged layout beside v1 in the same run."""
+    stock, extra, worker_counts = ctx.size["w6"]
+    rows = []
+    for layout in ("paged", "v1"):
+        for workers in worker_counts:
+            tag = "w6-%s-%dw" % (layout, workers)
+            ctx.log("%s: flash sale of %d units, %d workers" % (tag, stock, workers))
+            try:
+                rows.append(w6_cell(ctx, tag, layout, workers, stock, extra))
+            except Exception as e:
+                traceback.print_exc()
+                ctx.note("%s failed: %s: %s" % (tag, type(e).__name__, e))
+                rows.append({"exit": "failed", "layout": layout, "workers": workers})
+    return {"rows": rows, "stock": stock, "extra": extra}
+
+
+def report_w6(r, ctx):
+    stock, extra = r["stock"], r["extra"]
+    out = ["## W6 — flash sale (state layout)", "",
+           "One product with %s units, %s reserve commands of 1 unit, unthrottled; `paged` is the "
+           "new layout, `v1` the whole-document layout of before, in the same run. Handover: the "
+           "owner gets SIGTERM, then one more reserve is timed to its outcome on the survivor "
+           "(lease, state load, apply)." % (format(stock, ","), format(stock + extra, ",")), ""]
+    rows = []
+    for x in r["rows"]:
+        ok = x.get("reservation.created") == stock and x.get("reservation.rejected") == extra
+        ratio = (x["last10"] / x["first10"]) if x.get("first10") and x.get("last10") else None
+        rows.append([x.get("layout"), x.get("workers"),
+                     "%s / %s %s" % (x.get("reservation.created"), x.get("reservation.rejected"),
+                                     mark(ok)),
+                     fmt(x.get("cmd_per_s"), 0), fmt(ratio, 2),
+                     fmt(x.get("bytes_per_cmd"), 0), fmt(x.get("max_write"), 0),
+                     fmt(x.get("handover_s"), 2), fmt(x.get("azurite_s_per_1000"), 2),
+                     fmt(x.get("peak_rss_mib"), 1)])
+    out += [table(["layout", "workers", "created / rejected", "cmd/s (≥ 10,000)",
+                   "last 10% ÷ first 10% (≥ 0.8)", "bytes written / cmd (≤ 1,024)",
+                   "largest write ≤ bytes (≤ 262,144)", "handover s (≤ 2)",
+                   "Azurite CPU s / 1,000 cmd", "worker peak RSS MiB"], rows), ""]
+    return out
+
+
+RUNNERS = {"baseline": w_baseline, "W1": w1, "W2": w2, "W3": w3, "W4": w4, "W5": w5, "W6": w6}
 
 
 # ---------------------------------------------------------------- report
@@ -921,7 +1057,8 @@ def report(ctx, results):
             continue
         out += {"baseline": lambda: report_baseline(r), "W1": lambda: report_w1(r, ctx),
                 "W2": lambda: report_w2(r, results.get("baseline")), "W3": lambda: report_w3(r, ctx),
-                "W4": lambda: report_w4(r, ctx), "W5": lambda: report_w5(r, ctx)}[name]()
+                "W4": lambda: report_w4(r, ctx), "W5": lambda: report_w5(r, ctx),
+                "W6": lambda: report_w6(r, ctx)}[name]()
     if ctx.notes:
         out += ["## Notes from the run", ""] + ["- " + n for n in ctx.notes] + [""]
     return "\n".join(out)
