@@ -124,6 +124,24 @@ int sender_send(sender *s, const char *topic, const char *key, const void *paylo
     }
 }
 
+int sender_prepare(sender *s, const char *topic, int timeout_ms, char *err, size_t errlen) {
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(s->rk, topic, NULL);
+    if (!rkt) {
+        snprintf(err, errlen, "metadata of %s: %s", topic, rd_kafka_err2str(rd_kafka_last_error()));
+        return -1;
+    }
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(s->rk, 0, rkt, &md, timeout_ms);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR && (md->topic_cnt != 1 || md->topics[0].err))
+        e = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        snprintf(err, errlen, "metadata of %s: %s", topic, rd_kafka_err2str(e));
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    return e == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : -1;
+}
+
 int sender_flush(sender *s, int timeout_ms) {
     return rd_kafka_flush(s->rk, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : -1;
 }

@@ -32,6 +32,11 @@ void sender_free(sender *s);
 int sender_send(sender *s, const char *topic, const char *key, const void *payload, size_t len,
                 const char *command_id, char *err, size_t errlen);
 
+/* Fetches `topic`'s metadata (partitions and leaders) so that the first
+ * sends to it do not wait for that round trip: a load measures latency
+ * from its first command. 0, or -1 with `err` naming the topic. */
+int sender_prepare(sender *s, const char *topic, int timeout_ms, char *err, size_t errlen);
+
 /* Waits until every queued message is delivered or failed. 0, or -1 when
  * `timeout_ms` passed first. */
 int sender_flush(sender *s, int timeout_ms);

@@ -527,13 +527,13 @@ def check_applied_once(pipe, run_id, products):
             t["reserved"] += q
         elif ev["type"] in ("reservation.released", "reservation.expired"):
             t["reserved"] -= q
-    container = pipe.env["LEASEHOLD_STORAGE_CONTAINER"]
     for product in products:
-        status, _, body = azurite_rest.blob_request("GET", "/%s/%s.json" % (container, product))
-        if status != 200:
-            problems.append("%s: state blob answered %d" % (product, status))
+        # `get` decodes either state layout (v1 document, paged blocks).
+        r = s.run_producer(["get", product], pipe.env, timeout=120)
+        if r.returncode != 0:
+            problems.append("%s: get exited %d: %s" % (product, r.returncode, r.stderr.strip()))
             continue
-        st = json.loads(body)
+        st = json.loads(r.stdout)
         want = sums.get(product, {"total": 0, "reserved": 0})
         if (st.get("total"), st.get("reserved")) != (want["total"], want["reserved"]):
             problems.append("%s: state total %s reserved %s, events add up to %s %s"

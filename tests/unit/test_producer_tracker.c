@@ -194,8 +194,21 @@ static void test_tracker_new_unknown_topic(void **state) {
     assert_string_equal(err, "topic no.such.topic: Broker: Unknown topic or partition");
 }
 
+/* sender_prepare fetches a topic's metadata ahead of the first send, and
+ * names the topic when the cluster says it does not exist. */
+static void test_sender_prepare_fetches_topic_metadata(void **state) {
+    fixture *f = *state;
+    char err[256] = "";
+    assert_int_equal(sender_prepare(f->sender, EVENTS, 10000, err, sizeof(err)), 0);
+    assert_string_equal(err, "");
+    rd_kafka_mock_topic_set_error(f->mock, "cold.topic", RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+    assert_int_equal(sender_prepare(f->sender, "cold.topic", 10000, err, sizeof(err)), -1);
+    assert_string_equal(err, "metadata of cold.topic: Broker: Unknown topic or partition");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sender_prepare_fetches_topic_metadata),
         cmocka_unit_test(test_tracker_wait_gets_its_outcome),
         cmocka_unit_test(test_tracker_wait_times_out_and_fails_fast),
         cmocka_unit_test(test_tracker_counts_repeats_and_garbage),
