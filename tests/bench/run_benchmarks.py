@@ -324,12 +324,36 @@ def products_accepted(n):
     return r.returncode == 0
 
 
+def wait_stable_group(ctx, pipe, limit_s=120):
+    """Waits until the workers' assignments (GET /api/assignment) cover every
+    partition of the three command topics once: /readyz says 200 before the
+    group has settled, and a load started during the last rebalance would
+    measure the handover, not the steady state."""
+    topics = [pipe.topics[k] for k in ("reservations", "releases", "admin")]
+    want = sorted((t, i) for t in topics for i in range(6))
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        owned = []
+        for url in pipe.metrics_urls:
+            page = scrape(url.replace("/metrics", "/api/assignment"))
+            try:
+                owned += [(p["topic"], p["partition"]) for p in json.loads(page)["partitions"]]
+            except (TypeError, ValueError, KeyError):
+                owned = None
+                break
+        if owned is not None and sorted(owned) == want:
+            return
+        time.sleep(0.2)  # polling a condition with a deadline
+    ctx.note("the group did not settle within %d s; measuring anyway" % limit_s)
+
+
 def pipeline_load(ctx, tag, workers, products, count, rate, extra=()):
     """One load against `workers` fresh workers on a fresh Azurite; returns
     the summary figures plus CPU, RSS, contention and stage breakdown."""
     with FreshAzurite(ctx, tag) as az, open(ctx.path(tag + "-workers.log"), "w") as wlog:
         pipe = s.RealPipeline(workers, env=dict(az.env, **ctx.worker_env), output=wlog)
         try:
+            wait_stable_group(ctx, pipe)
             warm_up(ctx, tag, pipe, products)
             before = Snapshot(ctx, az, pipe)
             r = s.run_producer(load_args(ctx, tag, products, count, rate, extra), pipe.env,
