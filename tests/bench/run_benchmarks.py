@@ -326,22 +326,26 @@ def products_accepted(n):
 
 def wait_stable_group(ctx, pipe, limit_s=120):
     """Waits until the workers' assignments (GET /api/assignment) cover every
-    partition of the three command topics once: /readyz says 200 before the
-    group has settled, and a load started during the last rebalance would
-    measure the handover, not the steady state."""
+    partition of the three command topics once, every worker holding some:
+    /readyz says 200 before the group has settled (the first member owns
+    everything until the last one's join is rebalanced), and a load started
+    before the last rebalance would measure the handover, not the steady
+    state."""
     topics = [pipe.topics[k] for k in ("reservations", "releases", "admin")]
     want = sorted((t, i) for t in topics for i in range(6))
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
-        owned = []
+        owned, everyone = [], True
         for url in pipe.metrics_urls:
             page = scrape(url.replace("/metrics", "/api/assignment"))
             try:
-                owned += [(p["topic"], p["partition"]) for p in json.loads(page)["partitions"]]
+                mine = [(p["topic"], p["partition"]) for p in json.loads(page)["partitions"]]
             except (TypeError, ValueError, KeyError):
                 owned = None
                 break
-        if owned is not None and sorted(owned) == want:
+            owned += mine
+            everyone = everyone and bool(mine)
+        if owned is not None and sorted(owned) == want and everyone:
             return
         time.sleep(0.2)  # polling a condition with a deadline
     ctx.note("the group did not settle within %d s; measuring anyway" % limit_s)
