@@ -194,35 +194,42 @@ static int dispatch_older(const void *a, const void *b) {
 
 /* One housekeeping pass, lock held: wake WAITING keys whose time came,
  * release slots idle for idle_ms, and, above max_slots, the longest-idle
- * slots beyond the cap. `spare` is scratch space grown as needed. */
+ * slots beyond the cap. Candidates for that are gathered (into `spare`,
+ * grown as needed) only when the cap is exceeded: every tick pays one scan,
+ * not a copy of every idle key. */
 static void dispatch_housekeep(dispatcher *d, dkey ***spare, size_t *spare_cap) {
     int64_t now = worker_time_mono_ms();
-    size_t filled = 0, releasing = 0, idle = 0;
+    size_t filled = 0, releasing = 0;
     for (size_t b = 0; b < DISPATCH_BUCKETS; b++) {
         for (dkey *k = d->buckets[b]; k; k = k->hnext) {
-            filled += k->slot != NULL;
             if (k->state == DKEY_WAITING && k->run_at <= now) {
                 dispatch_make_ready(d, k);
             } else if (k->state == DKEY_IDLE && k->slot && now - k->last_active >= d->idle_ms) {
                 k->want_idle = 1;
                 dispatch_make_ready(d, k);
             }
+            filled += k->slot != NULL;
             releasing += k->slot != NULL && k->want_idle;
-            if (k->state == DKEY_IDLE && k->slot && !k->want_idle) {
-                if (idle == *spare_cap) {
-                    size_t ncap = *spare_cap ? *spare_cap * 2 : 256;
-                    dkey **grown = realloc(*spare, ncap * sizeof(*grown));
-                    if (grown == NULL)
-                        continue; /* under memory pressure: evict from what fits */
-                    *spare = grown;
-                    *spare_cap = ncap;
-                }
-                (*spare)[idle++] = k;
-            }
         }
     }
-    if (filled - releasing <= d->max_slots || idle == 0)
+    if (filled - releasing <= d->max_slots)
         return;
+    size_t idle = 0;
+    for (size_t b = 0; b < DISPATCH_BUCKETS; b++) {
+        for (dkey *k = d->buckets[b]; k; k = k->hnext) {
+            if (k->state != DKEY_IDLE || !k->slot || k->want_idle)
+                continue;
+            if (idle == *spare_cap) {
+                size_t ncap = *spare_cap ? *spare_cap * 2 : 256;
+                dkey **grown = realloc(*spare, ncap * sizeof(*grown));
+                if (grown == NULL)
+                    break; /* under memory pressure: evict from what fits */
+                *spare = grown;
+                *spare_cap = ncap;
+            }
+            (*spare)[idle++] = k;
+        }
+    }
     size_t evict = filled - releasing - d->max_slots;
     qsort(*spare, idle, sizeof(**spare), dispatch_older);
     for (size_t i = 0; i < idle && i < evict; i++) {
