@@ -252,6 +252,13 @@ static void wk_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             offset_tracker_assign(w->tracker, parts->elems[i].topic, parts->elems[i].partition);
         if (cooperative)
             error = rd_kafka_incremental_assign(rk, parts);
+        else if (atomic_load(&w->stopping))
+            /* An eager assignment arriving inside rd_kafka_consumer_close
+             * (SIGTERM during a rebalance) is declined: taken, it was never
+             * revoked again and rd_kafka_destroy waited for it forever
+             * (test_worker_ownership under ASan). The partitions go to the
+             * others when this member leaves. */
+            rd_kafka_assign(rk, NULL);
         else
             rd_kafka_assign(rk, parts);
         if (w->release_deferred) {
